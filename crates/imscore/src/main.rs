@@ -1,12 +1,30 @@
-//! `imscore`: the one binary of the IMS core. Subcommands are added as the roles they run become real.
+//! `imscore`: the one binary of the IMS core. Subcommands are added as the roles they run become real;
+//! each lives in its own module under `cmd/`.
 
-use clap::Parser;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
 
 /// imscore: an IMS core (P-CSCF, I-CSCF, S-CSCF, HSS) and UE simulator.
 #[derive(Debug, Parser)]
 #[command(name = "imscore", version, about)]
-struct Cli {}
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-fn main() {
-    let _cli = Cli::parse();
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// IMS-AKA tools: Milenage, authentication vectors, AUTS, Digest responses.
+    #[command(subcommand)]
+    Aka(cmd::aka::AkaCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Aka(c) => cmd::aka::run(c),
+    }
 }

@@ -1,0 +1,3 @@
+//! Subcommand implementations, one module per subcommand group.
+
+pub mod aka;
