@@ -1,0 +1,382 @@
+//! The proxy editor (RFC 3261 §16.6 request forwarding, §16.7 response processing; RFC 3327
+//! Path; TS 24.229 §5.2 P-CSCF edits). It rewrites only the header lines an operation touches
+//! and copies every other byte of the received message unchanged; Content-Length is rewritten
+//! only when the body changes.
+
+use crate::error::{Error, Result};
+use crate::headers::{AuthHeader, Header, Via};
+use crate::message::Message;
+use crate::name::HeaderName;
+use crate::params::Param;
+use crate::scan::{is_token_str, ListIter};
+use crate::text::Text;
+use bytes::{Bytes, BytesMut};
+use std::fmt::Display;
+
+#[derive(Clone)]
+enum Item {
+    /// Header `idx` of the original message, unchanged.
+    Keep(usize),
+    /// Header `idx` with a new value (name spelling kept).
+    Replace(usize, String),
+    /// A new header.
+    New(String, String),
+}
+
+/// Edits a received message. Operations apply in call order; [`Editor::finish`] returns the new
+/// message.
+///
+/// ```
+/// use sip::{Message, Editor, HeaderName};
+/// let m = Message::parse(&b"SIP/2.0 401 Unauthorized\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\nWWW-Authenticate: Digest realm=\"r\", nonce=\"n\", ck=\"00\", ik=\"11\"\r\nContent-Length: 0\r\n\r\n"[..]).unwrap();
+/// let mut ed = Editor::new(&m);
+/// ed.strip_auth_params(HeaderName::WwwAuthenticate, &["ck", "ik"]).unwrap();
+/// let out = ed.finish().unwrap();
+/// assert_eq!(out.www_authenticate().unwrap().unwrap().ck(), None);
+/// ```
+#[derive(Clone)]
+pub struct Editor {
+    msg: Message,
+    items: Vec<Item>,
+    start: Option<String>,
+    body: Option<Bytes>,
+}
+
+fn check(name: &str, value: &str) -> Result<()> {
+    if !is_token_str(name.as_bytes()) {
+        return Err(Error::Usage("header name is not a token"));
+    }
+    let b = value.as_bytes();
+    let ok = b.iter().enumerate().all(|(i, &c)| match c {
+        b'\r' => b.get(i + 1) == Some(&b'\n') && matches!(b.get(i + 2), Some(b' ') | Some(b'\t')),
+        b'\n' => i > 0 && b.get(i - 1) == Some(&b'\r'),
+        _ => true,
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Usage("header value contains CR or LF"))
+    }
+}
+
+impl Editor {
+    /// Starts editing `msg` (a cheap clone is kept).
+    pub fn new(msg: &Message) -> Self {
+        Editor {
+            msg: msg.clone(),
+            items: (0..msg.header_count()).map(Item::Keep).collect(),
+            start: None,
+            body: None,
+        }
+    }
+
+    fn item_is(&self, item: &Item, name: &str) -> bool {
+        match item {
+            Item::Keep(i) | Item::Replace(i, _) => {
+                self.msg.header_at(*i).is_some_and(|h| h.is(name))
+            }
+            Item::New(n, _) => crate::name::same_name(n, name),
+        }
+    }
+
+    fn item_value(&self, item: &Item) -> Result<String> {
+        match item {
+            Item::Keep(i) => {
+                let h = self
+                    .msg
+                    .header_at(*i)
+                    .ok_or(Error::Usage("no such header"))?;
+                h.value_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| Error::BadHeader {
+                        line: h.line,
+                        name: h.name_str().into_owned().into(),
+                        reason: "value is not UTF-8".into(),
+                    })
+            }
+            Item::Replace(_, v) | Item::New(_, v) => Ok(v.clone()),
+        }
+    }
+
+    fn item_line(&self, item: &Item) -> usize {
+        match item {
+            Item::Keep(i) | Item::Replace(i, _) => self.msg.header_at(*i).map_or(0, |h| h.line),
+            Item::New(..) => 0,
+        }
+    }
+
+    fn set_item(&mut self, pos: usize, value: String) {
+        if let Some(it) = self.items.get_mut(pos) {
+            *it = match it {
+                Item::Keep(i) | Item::Replace(i, _) => Item::Replace(*i, value),
+                Item::New(n, _) => Item::New(std::mem::take(n), value),
+            };
+        }
+    }
+
+    fn positions(&self, name: &str) -> Vec<usize> {
+        (0..self.items.len())
+            .filter(|&p| self.items.get(p).is_some_and(|it| self.item_is(it, name)))
+            .collect()
+    }
+
+    /// Inserts a new header line before the first header of the same name, or at the end of the
+    /// header section if there is none (RFC 3261 §16.6 step 4 Record-Route, RFC 3327 §5.1 Path).
+    pub fn prepend(&mut self, name: impl AsRef<str>, value: impl Display) -> Result<&mut Self> {
+        let name = name.as_ref();
+        let value = value.to_string();
+        check(name, &value)?;
+        let pos = self
+            .positions(name)
+            .first()
+            .copied()
+            .unwrap_or(self.items.len());
+        self.items.insert(pos, Item::New(name.to_string(), value));
+        Ok(self)
+    }
+
+    /// Inserts a new header line after the last header of the same name, or at the end.
+    pub fn append(&mut self, name: impl AsRef<str>, value: impl Display) -> Result<&mut Self> {
+        let name = name.as_ref();
+        let value = value.to_string();
+        check(name, &value)?;
+        let pos = self
+            .positions(name)
+            .last()
+            .map_or(self.items.len(), |p| p + 1);
+        self.items.insert(pos, Item::New(name.to_string(), value));
+        Ok(self)
+    }
+
+    /// Pushes a Via on top (RFC 3261 §16.6 step 8). If there is no Via the line goes first.
+    pub fn push_via(&mut self, via: &Via) -> Result<&mut Self> {
+        let pos = self.positions("Via").first().copied().unwrap_or(0);
+        self.items
+            .insert(pos, Item::New("Via".into(), via.to_string()));
+        Ok(self)
+    }
+
+    /// Removes the topmost Via element (RFC 3261 §16.7 step 3) and returns it. If the top Via
+    /// line holds several elements, only that line is rewritten without its first element.
+    pub fn pop_via(&mut self) -> Result<Via> {
+        let pos = *self
+            .positions("Via")
+            .first()
+            .ok_or(Error::MissingHeader { name: "Via" })?;
+        let item = self
+            .items
+            .get(pos)
+            .cloned()
+            .ok_or(Error::Usage("no such header"))?;
+        let value = self.item_value(&item)?;
+        let line = self.item_line(&item);
+        let bad = |reason: &'static str| Error::BadHeader {
+            line,
+            name: "Via".into(),
+            reason: reason.into(),
+        };
+        let mut it = ListIter::new(value.as_bytes());
+        let (a, b) = it.next().unwrap_or(Err("empty value")).map_err(bad)?;
+        let text = Text::from(value.get(a..b).unwrap_or(""));
+        let via = Via::parse(&text).map_err(bad)?;
+        let rest = value
+            .get(b..)
+            .unwrap_or("")
+            .trim_start_matches(|c: char| c.is_ascii_whitespace());
+        let rest = rest
+            .strip_prefix(',')
+            .unwrap_or(rest)
+            .trim_start_matches(|c: char| c.is_ascii_whitespace());
+        if rest.is_empty() {
+            self.items.remove(pos);
+        } else {
+            self.set_item(pos, rest.to_string());
+        }
+        Ok(via)
+    }
+
+    /// Removes every header with this name; returns how many lines were removed.
+    pub fn remove(&mut self, name: impl AsRef<str>) -> usize {
+        let name = name.as_ref();
+        let before = self.items.len();
+        let keep: Vec<Item> = self
+            .items
+            .iter()
+            .filter(|it| !self.item_is(it, name))
+            .cloned()
+            .collect();
+        self.items = keep;
+        before - self.items.len()
+    }
+
+    /// Replaces the first header with this name by `value` and removes the others; appends the
+    /// header if absent.
+    pub fn replace(&mut self, name: impl AsRef<str>, value: impl Display) -> Result<&mut Self> {
+        let name = name.as_ref();
+        let value = value.to_string();
+        check(name, &value)?;
+        let pos = self.positions(name);
+        match pos.split_first() {
+            None => {
+                self.items.push(Item::New(name.to_string(), value));
+            }
+            Some((&first, rest)) => {
+                for &p in rest.iter().rev() {
+                    self.items.remove(p);
+                }
+                self.set_item(first, value);
+            }
+        }
+        Ok(self)
+    }
+
+    /// Parses every element of every `id` header as `T`, applies `f`, and rewrites only the
+    /// lines where an element changed. Returns the number of rewritten lines.
+    pub fn edit<T>(&mut self, id: HeaderName, mut f: impl FnMut(&mut T)) -> Result<usize>
+    where
+        T: Header + Display + PartialEq,
+    {
+        let mut changed = 0;
+        for pos in self.positions(id.as_str()) {
+            let item = self
+                .items
+                .get(pos)
+                .cloned()
+                .ok_or(Error::Usage("no such header"))?;
+            let value = self.item_value(&item)?;
+            let line = self.item_line(&item);
+            let bad = |reason: &'static str| Error::BadHeader {
+                line,
+                name: id.as_str().into(),
+                reason: reason.into(),
+            };
+            let text = Text::from(value.as_str());
+            let mut elems = Vec::new();
+            if id.is_list() {
+                for el in ListIter::new(text.as_bytes()) {
+                    let (a, b) = el.map_err(bad)?;
+                    elems.push(T::parse(&text.slice(a, b)).map_err(bad)?);
+                }
+            } else {
+                elems.push(T::parse(&text).map_err(bad)?);
+            }
+            let mut any = false;
+            for e in &mut elems {
+                let before = e.to_string();
+                f(e);
+                any |= e.to_string() != before;
+            }
+            if any {
+                let new: Vec<String> = elems.iter().map(ToString::to_string).collect();
+                self.set_item(pos, new.join(", "));
+                changed += 1;
+            }
+        }
+        Ok(changed)
+    }
+
+    /// Removes parameters from every challenge/credential header `id` (e.g. `ck` and `ik` from
+    /// WWW-Authenticate, TS 24.229 §5.2.2.1). Returns the number of rewritten lines.
+    pub fn strip_auth_params(&mut self, id: HeaderName, names: &[&str]) -> Result<usize> {
+        self.edit::<AuthHeader>(id, |a| {
+            for n in names {
+                a.remove(n);
+            }
+        })
+    }
+
+    /// Sets a parameter in every challenge/credential header `id` (e.g.
+    /// `integrity-protected="yes"` in Authorization, TS 24.229 §5.2.2.1).
+    pub fn set_auth_param(&mut self, id: HeaderName, param: Param) -> Result<usize> {
+        self.edit::<AuthHeader>(id, |a| a.set(param.clone()))
+    }
+
+    /// Replaces the Request-URI (RFC 3261 §16.6 step 6).
+    pub fn set_request_uri(&mut self, uri: impl Display) -> Result<&mut Self> {
+        let m = self
+            .msg
+            .method()
+            .ok_or(Error::Usage("a response has no Request-URI"))?;
+        let uri = uri.to_string();
+        if uri.is_empty() || uri.bytes().any(|b| b <= b' ') {
+            return Err(Error::Usage("Request-URI is empty or contains white space"));
+        }
+        self.start = Some(format!("{m} {uri} SIP/2.0"));
+        Ok(self)
+    }
+
+    /// Replaces the body; Content-Length is rewritten, and Content-Type when given.
+    pub fn set_body(
+        &mut self,
+        content_type: Option<&str>,
+        body: impl Into<Bytes>,
+    ) -> Result<&mut Self> {
+        if let Some(ct) = content_type {
+            self.replace(HeaderName::ContentType, ct)?;
+        }
+        self.body = Some(body.into());
+        Ok(self)
+    }
+
+    /// The edited message bytes.
+    pub fn to_bytes(&self) -> Result<Bytes> {
+        let src = self.msg.as_bytes();
+        let mut out = BytesMut::with_capacity(src.len() + 256);
+        match &self.start {
+            Some(s) => {
+                out.extend_from_slice(s.as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
+            None => out.extend_from_slice(src.get(..self.msg.raw_start_end()).unwrap_or(&[])),
+        }
+        let new_len = self.body.as_ref().map(Bytes::len);
+        let mut wrote_len = false;
+        for item in &self.items {
+            let (idx, value) = match item {
+                Item::Keep(i) => (Some(*i), None),
+                Item::Replace(i, v) => (Some(*i), Some(v.as_str())),
+                Item::New(n, v) => {
+                    out.extend_from_slice(n.as_bytes());
+                    out.extend_from_slice(b": ");
+                    out.extend_from_slice(v.as_bytes());
+                    out.extend_from_slice(b"\r\n");
+                    continue;
+                }
+            };
+            let Some(h) = idx.and_then(|i| self.msg.header_at(i)) else {
+                continue;
+            };
+            let value = match (h.id, new_len) {
+                (Some(HeaderName::ContentLength), Some(n)) => {
+                    wrote_len = true;
+                    Some(n.to_string())
+                }
+                _ => value.map(str::to_string),
+            };
+            match value {
+                None => out.extend_from_slice(h.raw_line),
+                Some(v) => {
+                    // keep the name as spelled, and "name: " spacing
+                    out.extend_from_slice(h.name);
+                    out.extend_from_slice(b": ");
+                    out.extend_from_slice(v.as_bytes());
+                    out.extend_from_slice(b"\r\n");
+                }
+            }
+        }
+        if let (Some(n), false) = (new_len, wrote_len) {
+            out.extend_from_slice(format!("Content-Length: {n}\r\n").as_bytes());
+        }
+        out.extend_from_slice(b"\r\n");
+        match &self.body {
+            Some(b) => out.extend_from_slice(b),
+            None => out.extend_from_slice(&self.msg.body()),
+        }
+        Ok(out.freeze())
+    }
+
+    /// Finishes editing and parses the result.
+    pub fn finish(self) -> Result<Message> {
+        Message::parse(self.to_bytes()?)
+    }
+}

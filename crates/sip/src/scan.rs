@@ -1,0 +1,327 @@
+//! Byte-level grammar helpers (RFC 3261 §25.1): token characters, linear white space, quoted
+//! strings, comma-list splitting that respects quotes and `<…>`, and a small cursor.
+//!
+//! Header values handed to these helpers may contain folded line breaks (CRLF followed by SP or
+//! HTAB): the message parser has already checked that, so CR and LF are treated as white space.
+
+use crate::text::Text;
+
+const fn token_table() -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            );
+        i += 1;
+    }
+    t
+}
+
+static TOKEN: [bool; 256] = token_table();
+
+/// RFC 3261 `token` characters: alphanum / `-.!%*_+` `` ` `` `'~`.
+#[inline]
+pub(crate) fn is_token(b: u8) -> bool {
+    TOKEN[b as usize]
+}
+
+/// SP, HTAB, or a CR/LF of a fold.
+pub(crate) const fn is_lws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// True if every byte is a token character and there is at least one.
+pub(crate) fn is_token_str(s: &[u8]) -> bool {
+    !s.is_empty() && s.iter().all(|&b| is_token(b))
+}
+
+/// Characters accepted in a generic parameter value besides quoted strings: token characters plus
+/// those of a host or IPv6 reference (`gen-value = token / host / quoted-string`).
+#[inline]
+pub(crate) fn is_value_char(b: u8) -> bool {
+    VALUE[b as usize]
+}
+
+const fn value_table() -> [bool; 256] {
+    let mut t = token_table();
+    t[b'[' as usize] = true;
+    t[b']' as usize] = true;
+    t[b':' as usize] = true;
+    t
+}
+
+static VALUE: [bool; 256] = value_table();
+
+/// A cursor over a header value.
+pub(crate) struct Cursor<'a> {
+    pub s: &'a [u8],
+    pub pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    pub fn new(s: &'a [u8]) -> Self {
+        Cursor { s, pos: 0 }
+    }
+
+    pub fn peek(&self) -> Option<u8> {
+        self.s.get(self.pos).copied()
+    }
+
+    pub fn at_end(&self) -> bool {
+        self.pos >= self.s.len()
+    }
+
+    pub fn skip_ws(&mut self) {
+        while let Some(b) = self.peek() {
+            if is_lws(b) {
+                self.pos += 1;
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// Consumes `b` if it is next (after no white space).
+    pub fn eat(&mut self, b: u8) -> bool {
+        if self.peek() == Some(b) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Skips white space, then consumes `b` if next; on failure the position is unchanged.
+    pub fn eat_ws(&mut self, b: u8) -> bool {
+        let save = self.pos;
+        self.skip_ws();
+        if self.eat(b) {
+            true
+        } else {
+            self.pos = save;
+            false
+        }
+    }
+
+    /// Consumes a run of bytes matching `f`; returns its range (possibly empty).
+    pub fn take_while(&mut self, f: impl Fn(u8) -> bool) -> (usize, usize) {
+        let start = self.pos;
+        while let Some(b) = self.peek() {
+            if f(b) {
+                self.pos += 1;
+            } else {
+                break;
+            }
+        }
+        (start, self.pos)
+    }
+
+    /// Consumes a non-empty token.
+    pub fn token(&mut self) -> Option<(usize, usize)> {
+        let r = self.take_while(is_token);
+        if r.0 == r.1 {
+            None
+        } else {
+            Some(r)
+        }
+    }
+
+    /// Consumes a quoted string starting at the current `"`. Returns the range of the content
+    /// (without quotes) and whether it holds a quoted-pair or fold that needs unescaping.
+    pub fn quoted(&mut self) -> Result<((usize, usize), bool), &'static str> {
+        if !self.eat(b'"') {
+            return Err("expected a quoted string");
+        }
+        let start = self.pos;
+        let mut escaped = false;
+        loop {
+            let rest = self.s.get(self.pos..).unwrap_or(&[]);
+            let Some(k) = memchr::memchr3(b'"', b'\\', b'\r', rest) else {
+                self.pos = self.s.len();
+                return Err("unterminated quoted string");
+            };
+            self.pos += k;
+            match self.peek() {
+                Some(b'"') => {
+                    let end = self.pos;
+                    self.pos += 1;
+                    return Ok(((start, end), escaped));
+                }
+                Some(b'\\') => {
+                    escaped = true;
+                    self.pos += 1;
+                    match self.peek() {
+                        // quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F)
+                        Some(b) if b <= 0x7f && b != b'\r' && b != b'\n' => self.pos += 1,
+                        _ => return Err("bad escape in quoted string"),
+                    }
+                }
+                _ => {
+                    // a fold inside the quoted string
+                    escaped = true;
+                    self.pos += 1;
+                }
+            }
+        }
+    }
+}
+
+/// Makes a `Text` of a quoted string's content, removing quoted-pair backslashes and turning folds
+/// into a single space when `escaped` is set.
+pub(crate) fn unquote(src: &Text, r: (usize, usize), escaped: bool) -> Text {
+    if !escaped {
+        return src.slice(r.0, r.1);
+    }
+    let raw = src.as_bytes().get(r.0..r.1).unwrap_or(&[]);
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while let Some(&b) = raw.get(i) {
+        match b {
+            b'\\' => {
+                if let Some(&n) = raw.get(i + 1) {
+                    out.push(n);
+                }
+                i += 2;
+            }
+            b'\r' | b'\n' => {
+                // a fold: CRLF plus following white space becomes one SP
+                while raw.get(i).is_some_and(|&c| is_lws(c)) {
+                    i += 1;
+                }
+                out.push(b' ');
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    Text::from(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// Writes `s` as a quoted string, escaping `"` and `\`.
+pub(crate) fn write_quoted(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+}
+
+/// Iterates over the elements of a comma-separated list value, splitting only at top-level commas
+/// (not inside quotes or `<…>`). Element ranges are trimmed of white space. An empty element or an
+/// unterminated quote is an error (RFC 3261 `#` lists have no empty elements).
+pub(crate) struct ListIter<'a> {
+    s: &'a [u8],
+    pos: usize,
+    done: bool,
+}
+
+impl<'a> ListIter<'a> {
+    pub fn new(s: &'a [u8]) -> Self {
+        ListIter {
+            s,
+            pos: 0,
+            done: false,
+        }
+    }
+}
+
+impl Iterator for ListIter<'_> {
+    type Item = Result<(usize, usize), &'static str>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let s = self.s;
+        let start = self.pos;
+        let mut i = start;
+        let end = loop {
+            let rest = s.get(i..).unwrap_or(&[]);
+            let Some(k) = memchr::memchr3(b',', b'"', b'<', rest) else {
+                self.done = true;
+                break s.len();
+            };
+            i += k;
+            match s.get(i) {
+                Some(b',') => {
+                    self.pos = i + 1;
+                    break i;
+                }
+                Some(b'"') => {
+                    // skip the quoted string, honouring quoted-pairs
+                    i += 1;
+                    loop {
+                        let rest = s.get(i..).unwrap_or(&[]);
+                        match memchr::memchr2(b'"', b'\\', rest) {
+                            None => {
+                                self.done = true;
+                                return Some(Err("unterminated quoted string"));
+                            }
+                            Some(k) => {
+                                i += k;
+                                if s.get(i) == Some(&b'\\') {
+                                    i += 2;
+                                } else {
+                                    i += 1;
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                }
+                _ => {
+                    // '<': skip to the matching '>' (URIs hold no quotes or '>')
+                    let rest = s.get(i..).unwrap_or(&[]);
+                    match memchr::memchr(b'>', rest) {
+                        Some(k) => i += k + 1,
+                        None => {
+                            self.done = true;
+                            break s.len();
+                        }
+                    }
+                }
+            }
+        };
+        let (a, b) = trim(s, start, end);
+        if a == b {
+            self.done = true;
+            return Some(Err("empty list element"));
+        }
+        Some(Ok((a, b)))
+    }
+}
+
+/// Trims LWS from both ends of `s[a..b]`.
+pub(crate) fn trim(s: &[u8], mut a: usize, mut b: usize) -> (usize, usize) {
+    while a < b && s.get(a).is_some_and(|&c| is_lws(c)) {
+        a += 1;
+    }
+    while b > a && s.get(b - 1).is_some_and(|&c| is_lws(c)) {
+        b -= 1;
+    }
+    (a, b)
+}
+
+/// Parses a decimal number of at most `max` (leading zeros allowed, RFC 4475 §3.1.1.1).
+pub(crate) fn parse_u64(s: &[u8], max: u64) -> Option<u64> {
+    if s.is_empty() || s.len() > 40 {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &b in s {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    (v <= max).then_some(v)
+}
