@@ -1,0 +1,30 @@
+//! IMS UE simulator core (no I/O): the simulated ISIM with its SQN state file, the registration
+//! state machine of TS 24.229 §5.1.1 (IMS-AKA, AUTS resynchronisation, RFC 3329 security
+//! agreement hooks, re-/de-registration, reg event), the RFC 3680 reginfo parser and the
+//! `--trace` ladder formatter.
+//!
+//! * [`isim`]: K, OP/OPc, AMF, SQN_MS array; atomic JSON state file.
+//! * [`register`]: [`Ue`], the sans-IO machine: `handle(Event, now) -> Vec<Action>`.
+//! * [`security`]: Security-Client offer, Security-Server choice, [`SecuritySetup`] for the
+//!   IPsec/TLS layer.
+//! * [`reginfo`]: `application/reginfo+xml` (RFC 3680).
+//! * [`trace`]: one line per message.
+//! * [`fuzzing`]: entry points of the fuzz targets.
+
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+mod error;
+pub mod fuzzing;
+pub mod isim;
+pub mod reginfo;
+pub mod register;
+pub mod security;
+pub mod trace;
+
+pub use error::{Result, UeError};
+pub use isim::{Isim, OperatorKey};
+pub use register::{
+    refresh_delay, Action, Credentials, Event, Flow, Password, Phase, TimerId, Ue, UeConfig,
+};
+pub use security::{IpsecOffer, Negotiated, SaEndpoint, SecurityOffer, SecuritySetup};
