@@ -20,11 +20,14 @@ enum Command {
     /// IMS-AKA tools: Milenage, authentication vectors, AUTS, Digest responses.
     #[command(subcommand)]
     Aka(cmd::aka::AkaCommand),
+    /// HSS provisioning: add, import, list, show, set, delete subscribers, or the demo set.
+    Subscriber(cmd::subscriber::SubscriberCmd),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Aka(c) => cmd::aka::run(c),
+        Command::Subscriber(c) => cmd::subscriber::run(c),
     }
 }
