@@ -780,10 +780,9 @@ impl CxServer {
 }
 
 fn milenage(a: &AuthData) -> Milenage {
-    let k = aka::K::from_bytes(*a.k.expose());
     match &a.operator_key {
-        OperatorKey::Op(op) => Milenage::with_op(&k, &aka::Op::from_bytes(*op.expose())),
-        OperatorKey::Opc(opc) => Milenage::new(&k, &aka::Opc::from_bytes(*opc.expose())),
+        OperatorKey::Op(op) => Milenage::with_op(&a.k, op),
+        OperatorKey::Opc(opc) => Milenage::new(&a.k, opc),
     }
 }
 
