@@ -80,7 +80,16 @@ mod tests {
         assert!(matches!(e, HssError::Invalid { field: "k", .. }), "{e:?}");
         assert!(e.to_string().contains("not valid hexadecimal"), "{e}");
         let e: HssError = Ha1::from_slice(&[0; 3]).unwrap_err().into();
-        assert!(matches!(e, HssError::Invalid { field: "digest_ha1", .. }), "{e:?}");
+        assert!(
+            matches!(
+                e,
+                HssError::Invalid {
+                    field: "digest_ha1",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
     }
 
     #[test]
