@@ -207,11 +207,17 @@ impl HeaderRef<'_> {
     }
 }
 
-/// A CR-or-LF searcher built once per message: a prebuilt AVX2 searcher skips the per-call CPU
-/// feature dispatch of `memchr::memchr2`, which dominates on short header lines.
+/// CR-or-LF and ':' searchers built once per message: prebuilt AVX2 searchers skip the per-call
+/// CPU feature dispatch of `memchr::memchr2` / `memchr::memchr`, which dominates on short
+/// header lines.
+// One short-lived value on the stack per parse; boxing it would cost an allocation.
+#[allow(clippy::large_enum_variant)]
 enum CrLf {
     #[cfg(target_arch = "x86_64")]
-    Avx2(memchr::arch::x86_64::avx2::memchr::Two),
+    Avx2(
+        memchr::arch::x86_64::avx2::memchr::Two,
+        memchr::arch::x86_64::avx2::memchr::One,
+    ),
     Portable,
 }
 
@@ -219,8 +225,11 @@ impl CrLf {
     #[inline]
     fn new() -> Self {
         #[cfg(target_arch = "x86_64")]
-        if let Some(t) = memchr::arch::x86_64::avx2::memchr::Two::new(b'\r', b'\n') {
-            return CrLf::Avx2(t);
+        if let (Some(t), Some(o)) = (
+            memchr::arch::x86_64::avx2::memchr::Two::new(b'\r', b'\n'),
+            memchr::arch::x86_64::avx2::memchr::One::new(b':'),
+        ) {
+            return CrLf::Avx2(t, o);
         }
         CrLf::Portable
     }
@@ -229,16 +238,45 @@ impl CrLf {
     fn find(&self, s: &[u8]) -> Option<usize> {
         match self {
             #[cfg(target_arch = "x86_64")]
-            CrLf::Avx2(t) => t.find(s),
+            CrLf::Avx2(t, _) => t.find(s),
             CrLf::Portable => memchr::memchr2(b'\r', b'\n', s),
+        }
+    }
+
+    /// The first ':' in `s`.
+    #[inline]
+    fn colon(&self, s: &[u8]) -> Option<usize> {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            CrLf::Avx2(_, o) => o.find(s),
+            CrLf::Portable => memchr::memchr(b':', s),
         }
     }
 }
 
 /// Finds the end of the line starting at `buf[pos..]`: returns the content length (without CRLF).
 /// The first CR or LF must be a CR followed by LF; a bare CR or LF is an error.
-#[inline]
+#[inline(always)]
 fn line_end(crlf: &CrLf, buf: &[u8], pos: usize, line: usize, limits: &Limits) -> Result<usize> {
+    let rest = buf.get(pos..).unwrap_or(&[]);
+    if let Some(k) = crlf.find(rest) {
+        if k <= limits.max_line_len && rest.get(k..k + 2) == Some(b"\r\n") {
+            return Ok(k);
+        }
+    }
+    line_end_error(crlf, buf, pos, line, limits)
+}
+
+/// The error [`line_end`] reports (kept out of line: the common path only needs the offset).
+#[cold]
+#[inline(never)]
+fn line_end_error(
+    crlf: &CrLf,
+    buf: &[u8],
+    pos: usize,
+    line: usize,
+    limits: &Limits,
+) -> Result<usize> {
     let rest = buf.get(pos..).unwrap_or(&[]);
     let Some(k) = crlf.find(rest) else {
         if rest.len() > limits.max_line_len {
@@ -315,32 +353,46 @@ pub(crate) fn parse_head(buf: &[u8], limits: &Limits) -> Result<Head> {
                     limit: limits.max_headers,
                 });
             }
-            let name_len = content
-                .iter()
-                .position(|&b| !is_token(b))
-                .unwrap_or(content.len());
-            if name_len == 0 {
-                return Err(Error::BadHeaderLine {
-                    line: line_no,
-                    reason: "header name is not a token",
-                });
-            }
-            let mut i = name_len;
-            while matches!(content.get(i), Some(b' ') | Some(b'\t')) {
-                i += 1;
-            }
-            if content.get(i) != Some(&b':') {
-                return Err(Error::BadHeaderLine {
-                    line: line_no,
-                    reason: "no ':' after the header name",
-                });
-            }
-            let name = content.get(..name_len).unwrap_or(&[]);
+            // Fast path: a known header's name ends at the first ':' (before optional SP/HTAB),
+            // and a recognised name is all token characters (its '-' could only match a CR,
+            // which a line never holds), so the byte-by-byte token scan, whose exit branch
+            // mispredicts on every line, is skipped.
+            let known = crlf.colon(content).and_then(|colon| {
+                let (_, b) = trim_ws(content.get(..colon)?);
+                Some((b, colon, HeaderName::from_bytes(content.get(..b)?)?))
+            });
+            let (name_len, i, id) = match known {
+                Some((n, i, id)) => (n, i, Some(id)),
+                None => {
+                    let name_len = content
+                        .iter()
+                        .position(|&b| !is_token(b))
+                        .unwrap_or(content.len());
+                    if name_len == 0 {
+                        return Err(Error::BadHeaderLine {
+                            line: line_no,
+                            reason: "header name is not a token",
+                        });
+                    }
+                    let mut i = name_len;
+                    while matches!(content.get(i), Some(b' ') | Some(b'\t')) {
+                        i += 1;
+                    }
+                    if content.get(i) != Some(&b':') {
+                        return Err(Error::BadHeaderLine {
+                            line: line_no,
+                            reason: "no ':' after the header name",
+                        });
+                    }
+                    let name = content.get(..name_len).unwrap_or(&[]);
+                    (name_len, i, HeaderName::from_bytes(name))
+                }
+            };
             let (a, b) = trim_ws(content.get(i + 1..).unwrap_or(&[]));
             let vstart = pos + i + 1 + a;
             let vend = pos + i + 1 + b;
             headers.push(Entry {
-                id: HeaderName::from_bytes(name),
+                id,
                 name: r(pos, pos + name_len),
                 value: r(vstart, vend.max(vstart)),
                 line: r(pos, line_end),

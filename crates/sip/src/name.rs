@@ -156,6 +156,94 @@ pub enum HeaderName {
     WwwAuthenticate,
 }
 
+/// Little-endian word of `s[at..at + w]` (`w` ≤ 8), zero-extended.
+const fn load(s: &[u8], at: usize, w: usize) -> u64 {
+    let mut v = 0u64;
+    let mut i = 0;
+    while i < w {
+        if at + i < s.len() {
+            v |= (s[at + i] as u64) << (8 * i);
+        }
+        i += 1;
+    }
+    v
+}
+
+/// Words covering a name of 1 to 32 bytes: bytes 0..8 (zero-padded when shorter), then 8..16
+/// and 16..24 where the name reaches that far, and always its last 8 bytes (offsets clamped to
+/// `n - 8`, so words may overlap). Equal words mean equal names of the same length.
+const fn offsets(n: usize) -> [usize; 3] {
+    let last = n.saturating_sub(8);
+    [
+        if 8 < last { 8 } else { last },
+        if 16 < last { 16 } else { last },
+        last,
+    ]
+}
+
+/// The four words of a name (kept in registers: an array would be compared with wide loads
+/// right after narrow stores, which stalls).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Words(u64, u64, u64, u64);
+
+/// [`offsets`] words of a lower-case literal, evaluated at compile time.
+const fn lit_words(lit: &[u8]) -> Words {
+    let n = lit.len();
+    if n <= 8 {
+        return Words(load(lit, 0, n), 0, 0, 0);
+    }
+    let o = offsets(n);
+    Words(
+        load(lit, 0, 8),
+        load(lit, o[0], 8),
+        load(lit, o[1], 8),
+        load(lit, o[2], 8),
+    )
+}
+
+/// [`offsets`] words of a received name (1 to 32 bytes) with 0x20 OR-ed into every byte, loaded
+/// with fixed-size reads (overlapping ones for names shorter than 8 bytes).
+#[inline(always)]
+fn name_words(name: &[u8]) -> Words {
+    const LOWER: u64 = 0x2020_2020_2020_2020;
+    let n = name.len();
+    let word = |at: usize| {
+        name.get(at..)
+            .and_then(|s| s.first_chunk::<8>())
+            .map_or(0, |w| u64::from_le_bytes(*w) | LOWER)
+    };
+    if n > 8 {
+        let o = offsets(n);
+        return Words(word(0), word(o[0]), word(o[1]), word(o[2]));
+    }
+    // 1..=8 bytes: two overlapping reads of 4 (or 2, or 1) bytes, merged
+    let part = |at: usize, w: usize| -> u64 {
+        match w {
+            4 => name
+                .get(at..)
+                .and_then(|s| s.first_chunk::<4>())
+                .map_or(0, |b| u64::from(u32::from_le_bytes(*b))),
+            2 => name
+                .get(at..)
+                .and_then(|s| s.first_chunk::<2>())
+                .map_or(0, |b| u64::from(u16::from_le_bytes(*b))),
+            _ => name.get(at).map_or(0, |&b| u64::from(b)),
+        }
+    };
+    let w = match n {
+        8 => return Words(word(0), 0, 0, 0),
+        4..=7 => part(0, 4) | (part(n - 4, 4) << (8 * (n - 4))),
+        2..=3 => part(0, 2) | (part(n - 2, 2) << (8 * (n - 2))),
+        _ => part(0, 1),
+    };
+    let mask = if n >= 8 {
+        u64::MAX
+    } else {
+        (1u64 << (8 * n)) - 1
+    };
+    Words((w | LOWER) & mask, 0, 0, 0)
+}
+
 impl HeaderName {
     /// Every known name.
     pub const ALL: &'static [HeaderName] = &[
@@ -372,119 +460,180 @@ impl HeaderName {
             return None;
         }
         // OR-ing 0x20 lower-cases letters and leaves every other token character distinct
-        // ('_' becomes DEL, which no token or known name holds), so one pass suffices.
-        let mut lower = [0u8; 32];
-        for (d, s) in lower.iter_mut().zip(name) {
-            *d = s | 0x20;
-        }
-        let l = lower.get(..n)?;
-        let found = match (n, lower[0]) {
-            (2, b't') if l == b"to" => HeaderName::To,
-            (3, b'v') if l == b"via" => HeaderName::Via,
-            (4, b'c') if l == b"cseq" => HeaderName::CSeq,
-            (4, b'd') if l == b"date" => HeaderName::Date,
-            (4, b'f') if l == b"from" => HeaderName::From,
-            (4, b'p') if l == b"path" => HeaderName::Path,
-            (4, b'r') => match l {
-                b"rack" => HeaderName::RAck,
-                b"rseq" => HeaderName::RSeq,
-                _ => return None,
-            },
-            (5, b'a') if l == b"allow" => HeaderName::Allow,
-            (5, b'e') if l == b"event" => HeaderName::Event,
-            (5, b'r') if l == b"route" => HeaderName::Route,
-            (6, b'a') if l == b"accept" => HeaderName::Accept,
-            (6, b'm') if l == b"min-se" => HeaderName::MinSe,
-            (6, b'r') if l == b"reason" => HeaderName::Reason,
-            (6, b's') if l == b"server" => HeaderName::Server,
-            (7, b'c') => match l {
-                b"call-id" => HeaderName::CallId,
-                b"contact" => HeaderName::Contact,
-                _ => return None,
-            },
-            (7, b'e') if l == b"expires" => HeaderName::Expires,
-            (7, b'p') if l == b"privacy" => HeaderName::Privacy,
-            (7, b'r') if l == b"require" => HeaderName::Require,
-            (7, b's') if l == b"subject" => HeaderName::Subject,
-            (7, b'w') if l == b"warning" => HeaderName::Warning,
-            (8, b'i') if l == b"identity" => HeaderName::Identity,
-            (8, b'p') if l == b"priority" => HeaderName::Priority,
-            (8, b'r') => match l {
-                b"refer-to" => HeaderName::ReferTo,
-                b"reply-to" => HeaderName::ReplyTo,
-                _ => return None,
-            },
-            (9, b'c') if l == b"call-info" => HeaderName::CallInfo,
-            (9, b's') if l == b"supported" => HeaderName::Supported,
-            (9, b't') if l == b"timestamp" => HeaderName::Timestamp,
-            (10, b'a') if l == b"alert-info" => HeaderName::AlertInfo,
-            (10, b'e') if l == b"error-info" => HeaderName::ErrorInfo,
-            (10, b'u') if l == b"user-agent" => HeaderName::UserAgent,
-            (11, b'i') if l == b"in-reply-to" => HeaderName::InReplyTo,
-            (11, b'm') if l == b"min-expires" => HeaderName::MinExpires,
-            (11, b'r') => match l {
-                b"referred-by" => HeaderName::ReferredBy,
-                b"retry-after" => HeaderName::RetryAfter,
-                _ => return None,
-            },
-            (11, b'u') if l == b"unsupported" => HeaderName::Unsupported,
-            (12, b'a') if l == b"allow-events" => HeaderName::AllowEvents,
-            (12, b'c') if l == b"content-type" => HeaderName::ContentType,
-            (12, b'm') => match l {
-                b"max-forwards" => HeaderName::MaxForwards,
-                b"mime-version" => HeaderName::MimeVersion,
-                _ => return None,
-            },
-            (12, b'o') if l == b"organization" => HeaderName::Organization,
-            (12, b'r') if l == b"record-route" => HeaderName::RecordRoute,
-            (13, b'a') if l == b"authorization" => HeaderName::Authorization,
-            (13, b'i') if l == b"identity-info" => HeaderName::IdentityInfo,
-            (13, b'p') if l == b"proxy-require" => HeaderName::ProxyRequire,
-            (13, b's') if l == b"service-route" => HeaderName::ServiceRoute,
-            (14, b'a') if l == b"accept-contact" => HeaderName::AcceptContact,
-            (14, b'c') if l == b"content-length" => HeaderName::ContentLength,
-            (14, b'r') if l == b"reject-contact" => HeaderName::RejectContact,
-            (15, b'a') => match l {
-                b"accept-encoding" => HeaderName::AcceptEncoding,
-                b"accept-language" => HeaderName::AcceptLanguage,
-                _ => return None,
-            },
-            (15, b's') => match l {
-                b"security-client" => HeaderName::SecurityClient,
-                b"security-server" => HeaderName::SecurityServer,
-                b"security-verify" => HeaderName::SecurityVerify,
-                b"session-expires" => HeaderName::SessionExpires,
-                _ => return None,
-            },
-            (16, b'c') => match l {
-                b"content-encoding" => HeaderName::ContentEncoding,
-                b"content-language" => HeaderName::ContentLanguage,
-                _ => return None,
-            },
-            (16, b'p') if l == b"p-associated-uri" => HeaderName::PAssociatedUri,
-            (16, b'w') if l == b"www-authenticate" => HeaderName::WwwAuthenticate,
-            (17, b'p') => match l {
-                b"p-called-party-id" => HeaderName::PCalledPartyId,
-                b"p-charging-vector" => HeaderName::PChargingVector,
-                _ => return None,
-            },
-            (18, b'p') if l == b"proxy-authenticate" => HeaderName::ProxyAuthenticate,
-            (18, b's') if l == b"subscription-state" => HeaderName::SubscriptionState,
-            (19, b'a') if l == b"authentication-info" => HeaderName::AuthenticationInfo,
-            (19, b'c') if l == b"content-disposition" => HeaderName::ContentDisposition,
-            (19, b'p') => match l {
-                b"p-asserted-identity" => HeaderName::PAssertedIdentity,
-                b"proxy-authorization" => HeaderName::ProxyAuthorization,
-                _ => return None,
-            },
-            (19, b'r') if l == b"request-disposition" => HeaderName::RequestDisposition,
-            (20, b'p') => match l {
-                b"p-preferred-identity" => HeaderName::PPreferredIdentity,
-                b"p-visited-network-id" => HeaderName::PVisitedNetworkId,
-                _ => return None,
-            },
-            (21, b'p') if l == b"p-access-network-info" => HeaderName::PAccessNetworkInfo,
-            (29, b'p') if l == b"p-charging-function-addresses" => {
+        // ('_' becomes DEL, which no token or known name holds). The name is compared as four
+        // 64-bit words loaded straight from the input against words computed at compile time:
+        // no per-byte work and no buffer stores (which would stall the wider loads after them).
+        let l = name_words(name);
+        let first = name.first()? | 0x20;
+        let found = match (n, first) {
+            (2, b't') if l == const { lit_words(b"to") } => HeaderName::To,
+            (3, b'v') if l == const { lit_words(b"via") } => HeaderName::Via,
+            (4, b'c') if l == const { lit_words(b"cseq") } => HeaderName::CSeq,
+            (4, b'd') if l == const { lit_words(b"date") } => HeaderName::Date,
+            (4, b'f') if l == const { lit_words(b"from") } => HeaderName::From,
+            (4, b'p') if l == const { lit_words(b"path") } => HeaderName::Path,
+            (4, b'r') => {
+                if l == const { lit_words(b"rack") } {
+                    HeaderName::RAck
+                } else if l == const { lit_words(b"rseq") } {
+                    HeaderName::RSeq
+                } else {
+                    return None;
+                }
+            }
+            (5, b'a') if l == const { lit_words(b"allow") } => HeaderName::Allow,
+            (5, b'e') if l == const { lit_words(b"event") } => HeaderName::Event,
+            (5, b'r') if l == const { lit_words(b"route") } => HeaderName::Route,
+            (6, b'a') if l == const { lit_words(b"accept") } => HeaderName::Accept,
+            (6, b'm') if l == const { lit_words(b"min-se") } => HeaderName::MinSe,
+            (6, b'r') if l == const { lit_words(b"reason") } => HeaderName::Reason,
+            (6, b's') if l == const { lit_words(b"server") } => HeaderName::Server,
+            (7, b'c') => {
+                if l == const { lit_words(b"call-id") } {
+                    HeaderName::CallId
+                } else if l == const { lit_words(b"contact") } {
+                    HeaderName::Contact
+                } else {
+                    return None;
+                }
+            }
+            (7, b'e') if l == const { lit_words(b"expires") } => HeaderName::Expires,
+            (7, b'p') if l == const { lit_words(b"privacy") } => HeaderName::Privacy,
+            (7, b'r') if l == const { lit_words(b"require") } => HeaderName::Require,
+            (7, b's') if l == const { lit_words(b"subject") } => HeaderName::Subject,
+            (7, b'w') if l == const { lit_words(b"warning") } => HeaderName::Warning,
+            (8, b'i') if l == const { lit_words(b"identity") } => HeaderName::Identity,
+            (8, b'p') if l == const { lit_words(b"priority") } => HeaderName::Priority,
+            (8, b'r') => {
+                if l == const { lit_words(b"refer-to") } {
+                    HeaderName::ReferTo
+                } else if l == const { lit_words(b"reply-to") } {
+                    HeaderName::ReplyTo
+                } else {
+                    return None;
+                }
+            }
+            (9, b'c') if l == const { lit_words(b"call-info") } => HeaderName::CallInfo,
+            (9, b's') if l == const { lit_words(b"supported") } => HeaderName::Supported,
+            (9, b't') if l == const { lit_words(b"timestamp") } => HeaderName::Timestamp,
+            (10, b'a') if l == const { lit_words(b"alert-info") } => HeaderName::AlertInfo,
+            (10, b'e') if l == const { lit_words(b"error-info") } => HeaderName::ErrorInfo,
+            (10, b'u') if l == const { lit_words(b"user-agent") } => HeaderName::UserAgent,
+            (11, b'i') if l == const { lit_words(b"in-reply-to") } => HeaderName::InReplyTo,
+            (11, b'm') if l == const { lit_words(b"min-expires") } => HeaderName::MinExpires,
+            (11, b'r') => {
+                if l == const { lit_words(b"referred-by") } {
+                    HeaderName::ReferredBy
+                } else if l == const { lit_words(b"retry-after") } {
+                    HeaderName::RetryAfter
+                } else {
+                    return None;
+                }
+            }
+            (11, b'u') if l == const { lit_words(b"unsupported") } => HeaderName::Unsupported,
+            (12, b'a') if l == const { lit_words(b"allow-events") } => HeaderName::AllowEvents,
+            (12, b'c') if l == const { lit_words(b"content-type") } => HeaderName::ContentType,
+            (12, b'm') => {
+                if l == const { lit_words(b"max-forwards") } {
+                    HeaderName::MaxForwards
+                } else if l == const { lit_words(b"mime-version") } {
+                    HeaderName::MimeVersion
+                } else {
+                    return None;
+                }
+            }
+            (12, b'o') if l == const { lit_words(b"organization") } => HeaderName::Organization,
+            (12, b'r') if l == const { lit_words(b"record-route") } => HeaderName::RecordRoute,
+            (13, b'a') if l == const { lit_words(b"authorization") } => HeaderName::Authorization,
+            (13, b'i') if l == const { lit_words(b"identity-info") } => HeaderName::IdentityInfo,
+            (13, b'p') if l == const { lit_words(b"proxy-require") } => HeaderName::ProxyRequire,
+            (13, b's') if l == const { lit_words(b"service-route") } => HeaderName::ServiceRoute,
+            (14, b'a') if l == const { lit_words(b"accept-contact") } => HeaderName::AcceptContact,
+            (14, b'c') if l == const { lit_words(b"content-length") } => HeaderName::ContentLength,
+            (14, b'r') if l == const { lit_words(b"reject-contact") } => HeaderName::RejectContact,
+            (15, b'a') => {
+                if l == const { lit_words(b"accept-encoding") } {
+                    HeaderName::AcceptEncoding
+                } else if l == const { lit_words(b"accept-language") } {
+                    HeaderName::AcceptLanguage
+                } else {
+                    return None;
+                }
+            }
+            (15, b's') => {
+                if l == const { lit_words(b"security-client") } {
+                    HeaderName::SecurityClient
+                } else if l == const { lit_words(b"security-server") } {
+                    HeaderName::SecurityServer
+                } else if l == const { lit_words(b"security-verify") } {
+                    HeaderName::SecurityVerify
+                } else if l == const { lit_words(b"session-expires") } {
+                    HeaderName::SessionExpires
+                } else {
+                    return None;
+                }
+            }
+            (16, b'c') => {
+                if l == const { lit_words(b"content-encoding") } {
+                    HeaderName::ContentEncoding
+                } else if l == const { lit_words(b"content-language") } {
+                    HeaderName::ContentLanguage
+                } else {
+                    return None;
+                }
+            }
+            (16, b'p') if l == const { lit_words(b"p-associated-uri") } => {
+                HeaderName::PAssociatedUri
+            }
+            (16, b'w') if l == const { lit_words(b"www-authenticate") } => {
+                HeaderName::WwwAuthenticate
+            }
+            (17, b'p') => {
+                if l == const { lit_words(b"p-called-party-id") } {
+                    HeaderName::PCalledPartyId
+                } else if l == const { lit_words(b"p-charging-vector") } {
+                    HeaderName::PChargingVector
+                } else {
+                    return None;
+                }
+            }
+            (18, b'p') if l == const { lit_words(b"proxy-authenticate") } => {
+                HeaderName::ProxyAuthenticate
+            }
+            (18, b's') if l == const { lit_words(b"subscription-state") } => {
+                HeaderName::SubscriptionState
+            }
+            (19, b'a') if l == const { lit_words(b"authentication-info") } => {
+                HeaderName::AuthenticationInfo
+            }
+            (19, b'c') if l == const { lit_words(b"content-disposition") } => {
+                HeaderName::ContentDisposition
+            }
+            (19, b'p') => {
+                if l == const { lit_words(b"p-asserted-identity") } {
+                    HeaderName::PAssertedIdentity
+                } else if l == const { lit_words(b"proxy-authorization") } {
+                    HeaderName::ProxyAuthorization
+                } else {
+                    return None;
+                }
+            }
+            (19, b'r') if l == const { lit_words(b"request-disposition") } => {
+                HeaderName::RequestDisposition
+            }
+            (20, b'p') => {
+                if l == const { lit_words(b"p-preferred-identity") } {
+                    HeaderName::PPreferredIdentity
+                } else if l == const { lit_words(b"p-visited-network-id") } {
+                    HeaderName::PVisitedNetworkId
+                } else {
+                    return None;
+                }
+            }
+            (21, b'p') if l == const { lit_words(b"p-access-network-info") } => {
+                HeaderName::PAccessNetworkInfo
+            }
+            (29, b'p') if l == const { lit_words(b"p-charging-function-addresses") } => {
                 HeaderName::PChargingFunctionAddresses
             }
             _ => return None,
@@ -566,6 +715,41 @@ pub fn same_name(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn word_compare_rejects_every_single_byte_change() {
+        // The lookup compares names as overlapping 64-bit words: changing any one byte of any
+        // known name (to another letter, '_' or '-', in either case) must stop it matching.
+        for &h in HeaderName::ALL {
+            let canon = h.as_str().as_bytes();
+            for i in 0..canon.len() {
+                for repl in [b'x', b'q', b'_', b'-', b'0'] {
+                    if canon[i].eq_ignore_ascii_case(&repl) {
+                        continue;
+                    }
+                    let mut m = canon.to_vec();
+                    m[i] = repl;
+                    assert_ne!(HeaderName::from_bytes(&m), Some(h), "{:?}", m);
+                    m.make_ascii_uppercase();
+                    assert_ne!(HeaderName::from_bytes(&m), Some(h), "{:?}", m);
+                }
+            }
+            // a known name is not recognised inside a longer one
+            let mut longer = canon.to_vec();
+            longer.push(b'x');
+            assert_ne!(HeaderName::from_bytes(&longer), Some(h));
+            assert_ne!(HeaderName::from_bytes(&canon[1..]), Some(h));
+        }
+        // mixed case in every position
+        assert_eq!(
+            HeaderName::from_bytes(b"sEcUrItY-vErIfY"),
+            Some(HeaderName::SecurityVerify)
+        );
+        assert_eq!(
+            HeaderName::from_bytes(b"p-CHARGING-function-ADDRESSES"),
+            Some(HeaderName::PChargingFunctionAddresses)
+        );
+    }
 
     #[test]
     fn every_name_and_compact_form_looks_up() {

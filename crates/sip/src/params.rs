@@ -22,6 +22,13 @@ pub struct Param {
 }
 
 impl Param {
+    /// A placeholder filled in place by the parsers.
+    pub(crate) const EMPTY: Param = Param {
+        name: Text::EMPTY,
+        value: None,
+        quoted: false,
+    };
+
     /// A parameter without value (`;lr`).
     pub fn flag(name: impl Into<Text>) -> Self {
         Param {
@@ -137,28 +144,38 @@ impl Params {
             }
             c.skip_ws();
             let name = c.token().ok_or("empty or malformed parameter")?;
-            let name = src.slice(name.0, name.1);
+            // Ranges first, `Text`s last, built straight into the vector: a `Text` written
+            // piecewise and then moved as a whole stalls on store forwarding.
             let mut value = None;
-            let mut quoted = false;
             if c.eat_ws(b'=') {
                 c.skip_ws();
                 if c.peek() == Some(b'"') {
                     let (r, esc) = c.quoted()?;
-                    value = Some(unquote(src, r, esc));
-                    quoted = true;
+                    value = Some((r, esc, true));
                 } else {
                     let r = c.take_while(is_value_char);
                     if r.0 == r.1 {
                         return Err("parameter value missing after '='");
                     }
-                    value = Some(src.slice(r.0, r.1));
+                    value = Some((r, false, false));
                 }
             }
-            out.push(Param {
-                name,
-                value,
-                quoted,
-            });
+            // Push an empty parameter, then fill it in place: each `Text` is then built in the
+            // vector's memory instead of being assembled on the stack and moved.
+            out.push(Param::EMPTY);
+            if let Some(p) = out.last_mut() {
+                p.name = src.slice(name.0, name.1);
+                if let Some((r, esc, quoted)) = value {
+                    // `Some(EMPTY)` first, then the text written into it, for the same reason
+                    let v = p.value.insert(Text::EMPTY);
+                    if esc {
+                        *v = unquote(src, r, true);
+                    } else {
+                        *v = src.slice(r.0, r.1);
+                    }
+                    p.quoted = quoted;
+                }
+            }
         }
         Ok(Params(out))
     }

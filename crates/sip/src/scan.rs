@@ -30,6 +30,7 @@ pub(crate) fn is_token(b: u8) -> bool {
 }
 
 /// SP, HTAB, or a CR/LF of a fold.
+#[inline]
 pub(crate) const fn is_lws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
@@ -67,25 +68,25 @@ impl<'a> Cursor<'a> {
         Cursor { s, pos: 0 }
     }
 
+    #[inline]
     pub fn peek(&self) -> Option<u8> {
         self.s.get(self.pos).copied()
     }
 
+    #[inline]
     pub fn at_end(&self) -> bool {
         self.pos >= self.s.len()
     }
 
+    /// Skips linear white space (a local index, written back once).
+    #[inline]
     pub fn skip_ws(&mut self) {
-        while let Some(b) = self.peek() {
-            if is_lws(b) {
-                self.pos += 1;
-            } else {
-                break;
-            }
-        }
+        let rest = self.s.get(self.pos..).unwrap_or(&[]);
+        self.pos += rest.iter().take_while(|&&b| is_lws(b)).count();
     }
 
     /// Consumes `b` if it is next (after no white space).
+    #[inline]
     pub fn eat(&mut self, b: u8) -> bool {
         if self.peek() == Some(b) {
             self.pos += 1;
@@ -96,31 +97,29 @@ impl<'a> Cursor<'a> {
     }
 
     /// Skips white space, then consumes `b` if next; on failure the position is unchanged.
+    #[inline]
     pub fn eat_ws(&mut self, b: u8) -> bool {
-        let save = self.pos;
-        self.skip_ws();
-        if self.eat(b) {
+        let rest = self.s.get(self.pos..).unwrap_or(&[]);
+        let n = rest.iter().take_while(|&&c| is_lws(c)).count();
+        if rest.get(n) == Some(&b) {
+            self.pos += n + 1;
             true
         } else {
-            self.pos = save;
             false
         }
     }
 
     /// Consumes a run of bytes matching `f`; returns its range (possibly empty).
+    #[inline]
     pub fn take_while(&mut self, f: impl Fn(u8) -> bool) -> (usize, usize) {
         let start = self.pos;
-        while let Some(b) = self.peek() {
-            if f(b) {
-                self.pos += 1;
-            } else {
-                break;
-            }
-        }
+        let rest = self.s.get(start..).unwrap_or(&[]);
+        self.pos = start + rest.iter().take_while(|&&b| f(b)).count();
         (start, self.pos)
     }
 
     /// Consumes a non-empty token.
+    #[inline]
     pub fn token(&mut self) -> Option<(usize, usize)> {
         let r = self.take_while(is_token);
         if r.0 == r.1 {
@@ -317,6 +316,17 @@ pub(crate) fn parse_u64(s: &[u8], max: u64) -> Option<u64> {
         return None;
     }
     let mut v: u64 = 0;
+    if s.len() <= 19 {
+        // 19 digits stay below 2^64: no overflow checks (a multiply-with-overflow per digit)
+        for &b in s {
+            let d = b.wrapping_sub(b'0');
+            if d > 9 {
+                return None;
+            }
+            v = v * 10 + u64::from(d);
+        }
+        return (v <= max).then_some(v);
+    }
     for &b in s {
         if !b.is_ascii_digit() {
             return None;

@@ -11,11 +11,19 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::ops::Deref;
 
-const INLINE: usize = 22;
+/// Inline capacity: a power of two, so the window is copied with one 16-byte move (odd sizes
+/// are copied in overlapping pieces whose reloads stall on store forwarding).
+const INLINE: usize = 16;
 
 #[derive(Clone)]
 enum Repr {
-    Inline { len: u8, buf: [u8; INLINE] },
+    /// The string is `buf[off..off + len]`: a slice copies a fixed-size window that contains
+    /// it (no variable-length copy), recording where in the window it starts.
+    Inline {
+        len: u8,
+        off: u8,
+        buf: [u8; INLINE],
+    },
     Shared(Bytes),
 }
 
@@ -25,14 +33,18 @@ pub struct Text(Repr);
 
 impl Default for Text {
     fn default() -> Self {
-        Text(Repr::Inline {
-            len: 0,
-            buf: [0; INLINE],
-        })
+        Text::EMPTY
     }
 }
 
 impl Text {
+    /// The empty string (usable in constants).
+    pub(crate) const EMPTY: Text = Text(Repr::Inline {
+        len: 0,
+        off: 0,
+        buf: [0; INLINE],
+    });
+
     /// A `Text` from a static string (no allocation).
     pub const fn from_static(s: &'static str) -> Self {
         Text(Repr::Shared(Bytes::from_static(s.as_bytes())))
@@ -50,11 +62,13 @@ impl Text {
         buf.get_mut(..b.len())?.copy_from_slice(b);
         Some(Text(Repr::Inline {
             len: b.len() as u8,
+            off: 0,
             buf,
         }))
     }
 
     /// The string.
+    #[inline]
     #[allow(unsafe_code)]
     pub fn as_str(&self) -> &str {
         // SAFETY: every constructor (`from_static`, `from_bytes`, `From<&str>`, `From<String>`,
@@ -65,35 +79,51 @@ impl Text {
     }
 
     /// The bytes of the string.
+    #[inline]
     pub fn as_bytes(&self) -> &[u8] {
         match &self.0 {
-            Repr::Inline { len, buf } => buf.get(..*len as usize).unwrap_or(&[]),
+            Repr::Inline { len, off, buf } => {
+                let off = *off as usize;
+                buf.get(off..off + *len as usize).unwrap_or(&[])
+            }
             Repr::Shared(b) => b,
         }
     }
 
     /// Sub-slice by byte offsets. Both offsets must lie on character boundaries (callers cut at
     /// ASCII delimiters); otherwise, or when out of range, an empty `Text` is returned.
+    #[inline(always)]
     pub(crate) fn slice(&self, start: usize, end: usize) -> Text {
         let s = self.as_bytes();
-        let boundary = |i: usize| i == s.len() || s.get(i).is_some_and(|&b| (b as i8) >= -0x40);
-        if !(start <= end && end <= s.len() && boundary(start) && boundary(end)) {
+        let Some(sub) = s.get(start..end) else {
+            return Text::default();
+        };
+        // A UTF-8 continuation byte (0b10xx_xxxx) is never the first byte of a character.
+        let boundary = |i: usize| s.get(i).is_none_or(|&b| (b as i8) >= -0x40);
+        if !(boundary(start) && boundary(end)) {
             return Text::default();
         }
-        let len = end - start;
+        let len = sub.len();
         if len <= INLINE {
-            // Copy a fixed-size window when the source is long enough: two vector moves
-            // instead of a variable-length memcpy call. Bytes past `len` are never read.
+            // Copy a fixed-size window holding the string: starting at it when the source is
+            // long enough, else ending at the source's end. One fixed-size copy either way, so
+            // no `memcpy` call whose stores would stall the loads that follow.
+            let from = start.min(s.len().saturating_sub(INLINE));
+            if let Some(w) = s.get(from..).and_then(|w| w.first_chunk::<INLINE>()) {
+                return Text(Repr::Inline {
+                    len: len as u8,
+                    off: (start - from) as u8,
+                    buf: *w,
+                });
+            }
+            // a source shorter than the window
             let mut buf = [0u8; INLINE];
-            match s.get(start..start + INLINE) {
-                Some(w) => buf.copy_from_slice(w),
-                None => buf
-                    .get_mut(..len)
-                    .unwrap_or(&mut [])
-                    .copy_from_slice(s.get(start..end).unwrap_or(&[])),
+            for (d, &b) in buf.iter_mut().zip(sub) {
+                *d = b;
             }
             return Text(Repr::Inline {
                 len: len as u8,
+                off: 0,
                 buf,
             });
         }

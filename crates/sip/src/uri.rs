@@ -95,6 +95,17 @@ impl fmt::Display for Host {
 
 /// Parses an IPv6 address (RFC 4291 §2.2 text forms, including `::` and a dotted IPv4 tail).
 /// Faster than `str::parse` for the short forms SIP carries.
+/// The value of a hexadecimal digit (`0-9`, `a-f`, `A-F`).
+#[inline]
+fn hex_digit(c: u8) -> Option<u32> {
+    match c {
+        b'0'..=b'9' => Some(u32::from(c - b'0')),
+        b'a'..=b'f' => Some(u32::from(c - b'a' + 10)),
+        b'A'..=b'F' => Some(u32::from(c - b'A' + 10)),
+        _ => None,
+    }
+}
+
 pub(crate) fn parse_ipv6(s: &[u8]) -> Option<Ipv6Addr> {
     let mut head = [0u16; 8];
     let mut tail = [0u16; 8];
@@ -111,7 +122,7 @@ pub(crate) fn parse_ipv6(s: &[u8]) -> Option<Ipv6Addr> {
     loop {
         let start = i;
         let mut v: u32 = 0;
-        while let Some(d) = s.get(i).and_then(|&c| (c as char).to_digit(16)) {
+        while let Some(d) = s.get(i).and_then(|&c| hex_digit(c)) {
             v = v * 16 + d;
             i += 1;
             if i - start > 4 {

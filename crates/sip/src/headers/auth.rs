@@ -166,32 +166,57 @@ fn parse_params(v: &Text, from: usize) -> Result<Vec<Param>, &'static str> {
             return Err("parameter without '='");
         }
         c.skip_ws();
-        let (value, quoted) = if c.peek() == Some(b'"') {
+        // Ranges first; the `Param` is then pushed as a constant placeholder and filled in place
+        // (a `Param` assembled on the stack and moved stalls on store forwarding).
+        enum V {
+            Quoted((usize, usize), bool),
+            Plain(usize, usize),
+            Folded(Text),
+        }
+        let val = if c.peek() == Some(b'"') {
             let (r, esc) = c.quoted()?;
-            (unquote(v, r, esc), true)
+            V::Quoted(r, esc)
         } else {
             let start = c.pos;
             let rest = s.get(start..).unwrap_or(&[]);
-            let end = start + memchr::memchr(b',', rest).unwrap_or(rest.len());
+            let end = start + rest.iter().position(|&b| b == b',').unwrap_or(rest.len());
             c.pos = end;
             let (x, y) = trim(s, start, end);
             if x == y {
                 return Err("empty parameter value");
             }
             let raw = s.get(x..y).unwrap_or(&[]);
-            if raw.contains(&b'"') {
-                return Err("stray quote in parameter value");
-            }
             // opaque text; folds inside it become one space
-            let folded = raw.iter().any(|&b| b == b'\r' || b == b'\n');
-            let t = if folded { unfold(raw) } else { v.slice(x, y) };
-            (t, false)
+            let mut folded = false;
+            for &b in raw {
+                if b == b'"' {
+                    return Err("stray quote in parameter value");
+                }
+                folded |= b == b'\r' || b == b'\n';
+            }
+            if folded {
+                V::Folded(unfold(raw))
+            } else {
+                V::Plain(x, y)
+            }
         };
-        out.push(Param {
-            name: v.slice(name.0, name.1),
-            value: Some(value),
-            quoted,
-        });
+        out.push(Param::EMPTY);
+        if let Some(p) = out.last_mut() {
+            p.name = v.slice(name.0, name.1);
+            let value = p.value.insert(Text::EMPTY);
+            match val {
+                V::Quoted(r, false) => {
+                    *value = v.slice(r.0, r.1);
+                    p.quoted = true;
+                }
+                V::Quoted(r, true) => {
+                    *value = unquote(v, r, true);
+                    p.quoted = true;
+                }
+                V::Plain(x, y) => *value = v.slice(x, y),
+                V::Folded(t) => *value = t,
+            }
+        }
         c.skip_ws();
         if c.at_end() {
             return Ok(out);

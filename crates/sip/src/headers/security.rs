@@ -91,10 +91,12 @@ impl Header for SecurityMechanism {
                     65535
                 }
                 1 if n.eq_ignore_ascii_case(b"q") => {
-                    let ok = p
-                        .value
-                        .as_ref()
-                        .is_some_and(|x| x.parse::<f32>().is_ok_and(|f| (0.0..=1.0).contains(&f)));
+                    // RFC 3261 `qvalue` syntax is checked without a float parse; any other
+                    // spelling of a number between 0 and 1 is accepted as before.
+                    let ok = p.value.as_ref().is_some_and(|x| {
+                        is_qvalue(x.as_bytes())
+                            || x.parse::<f32>().is_ok_and(|f| (0.0..=1.0).contains(&f))
+                    });
                     if !ok {
                         return Err("q is not a number between 0 and 1");
                     }
@@ -121,8 +123,47 @@ impl Header for SecurityMechanism {
     }
 }
 
+/// RFC 3261 §25.1 `qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )`.
+fn is_qvalue(v: &[u8]) -> bool {
+    let (int, frac) = match v.split_first() {
+        Some((&i, rest)) => (i, rest),
+        None => return false,
+    };
+    let digits = match frac.split_first() {
+        None => &[][..],
+        Some((b'.', d)) if d.len() <= 3 => d,
+        Some(_) => return false,
+    };
+    match int {
+        b'0' => digits.iter().all(u8::is_ascii_digit),
+        b'1' => digits.iter().all(|&d| d == b'0'),
+        _ => false,
+    }
+}
+
 impl fmt::Display for SecurityMechanism {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}{}", self.mechanism, self.params)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qvalue_syntax() {
+        for ok in ["0", "1", "0.", "0.1", "0.123", "1.0", "1.000", "1."] {
+            assert!(is_qvalue(ok.as_bytes()), "{ok}");
+        }
+        for bad in [
+            "", ".5", "0.1234", "1.001", "2", "01", "0,1", "1.5", "-0", "0.a",
+        ] {
+            assert!(!is_qvalue(bad.as_bytes()), "{bad}");
+        }
+        // other spellings in range still parse (as before); out of range is rejected
+        let m = SecurityMechanism::parse(&Text::from("ipsec-3gpp;q=0.5e0")).expect("in range");
+        assert_eq!(m.q(), Some(0.5));
+        assert!(SecurityMechanism::parse(&Text::from("ipsec-3gpp;q=1.5")).is_err());
     }
 }
