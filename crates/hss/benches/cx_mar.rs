@@ -2,6 +2,11 @@
 //! `diameter::Node` sends batches of 256 concurrent MARs (one vector each, 100 demo subscribers)
 //! to the HSS `CxServer` on SQLite. Throughput = MAA per second.
 //!
+//! Variants: `sqlite_full` (one SQN commit per MAR, group commit, `synchronous = FULL`) and
+//! `sqlite_full_blocks64` (SQN block reservation, 64 per commit, `synchronous = FULL`). After each
+//! variant the process CPU time (user + system, `/proc/self/stat`) per MAR over all timed
+//! iterations is printed; client and server share this process, so it covers both ends.
+//!
 //! `cargo bench -p hss --bench cx_mar -- --warm-up-time 1 --measurement-time 3`
 
 use std::sync::Arc;
@@ -12,7 +17,7 @@ use cx::{CxMessage, MultimediaAuthRequest, RequestCommon, SipAuthDataItem};
 use diameter::{AppId, EngineConfig, LocalIdentity, Message, Node, NodeConfig, PeerConfig};
 use hss::cx_server::{CxServer, CxServerConfig};
 use hss::provision::demo::{demo_imsi, provision_demo, DEMO_REALM};
-use hss::store::{SqlStore, SqliteSync, StoreConfig};
+use hss::store::{SqlStore, SqliteSync, SqnBlockConfig, StoreConfig};
 
 const BATCH: usize = 256;
 const SUBSCRIBERS: u64 = 100;
@@ -64,9 +69,13 @@ fn bench_mar(c: &mut Criterion) {
     let mut g = c.benchmark_group("mar_round_trip");
     g.throughput(Throughput::Elements(BATCH as u64));
     g.sample_size(10);
-    for (name, sync) in [
-        ("sqlite_full", SqliteSync::Full),
-        ("sqlite_normal", SqliteSync::Normal),
+    for (name, sync, blocks) in [
+        ("sqlite_full", SqliteSync::Full, None),
+        (
+            "sqlite_full_blocks64",
+            SqliteSync::Full,
+            Some(SqnBlockConfig::default()),
+        ),
     ] {
         let dir = std::env::temp_dir().join(format!("hss_bench_mar_{name}_{}", std::process::id()));
         let (hss, client) = rt.block_on(async {
@@ -76,6 +85,10 @@ fn bench_mar(c: &mut Criterion) {
             })
             .await
             .expect("store");
+            let store = match blocks {
+                Some(b) => store.with_sqn_blocks(b).expect("blocks"),
+                None => store,
+            };
             provision_demo(&store, 1, SUBSCRIBERS)
                 .await
                 .expect("provision");
@@ -109,8 +122,12 @@ fn bench_mar(c: &mut Criterion) {
             (hss, client)
         });
         let mut i = 0u64;
+        let mut cpu = Duration::ZERO;
+        let mut wall = Duration::ZERO;
+        let mut mars = 0u64;
         g.bench_function(format!("{name}/batch{BATCH}"), |b| {
             b.iter(|| {
+                let (c0, t0) = (cpu_time(), std::time::Instant::now());
                 rt.block_on(async {
                     let futs = (0..BATCH).map(|_| {
                         i += 1;
@@ -119,9 +136,20 @@ fn bench_mar(c: &mut Criterion) {
                     for a in futures::future::join_all(futs).await {
                         assert_eq!(a.expect("answer").result_code(), Some(2001));
                     }
-                })
+                });
+                cpu += cpu_time().saturating_sub(c0);
+                wall += t0.elapsed();
+                mars += BATCH as u64;
             })
         });
+        if mars > 0 {
+            println!(
+                "{name}: {mars} MARs, {:.0} MAR/s, CPU {:.1} µs/MAR ({:.2} cores)",
+                mars as f64 / wall.as_secs_f64(),
+                cpu.as_secs_f64() * 1e6 / mars as f64,
+                cpu.as_secs_f64() / wall.as_secs_f64()
+            );
+        }
         rt.block_on(async {
             client.shutdown().await;
             hss.shutdown().await;
@@ -129,6 +157,24 @@ fn bench_mar(c: &mut Criterion) {
         let _ = std::fs::remove_dir_all(&dir);
     }
     g.finish();
+}
+
+/// User + system CPU time of this process so far (`/proc/self/stat` fields 14 and 15, in clock
+/// ticks of 1/100 s on Linux); zero where unavailable.
+fn cpu_time() -> Duration {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return Duration::ZERO;
+    };
+    // The command name (field 2) may contain spaces: count fields after its closing ')'.
+    let Some(rest) = stat.rfind(')').map(|p| &stat[p + 1..]) else {
+        return Duration::ZERO;
+    };
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    let ticks = f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0);
+    Duration::from_millis(ticks * 10)
 }
 
 criterion_group!(benches, bench_mar);

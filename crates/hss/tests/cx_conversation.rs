@@ -43,6 +43,7 @@ on_both_backends!(
     store_failure_answers_unable_to_comply,
     two_hss_instances_concurrent_mars_unique_sqns,
     restart_next_sqn_newer_and_assignment_kept,
+    mar_resync_with_sqn_blocks,
 );
 
 fn node_cfg(host: &str, listen: bool, peers: Vec<PeerConfig>) -> NodeConfig {
@@ -1008,5 +1009,68 @@ async fn restart_next_sqn_newer_and_assignment_kept(db: &TestDb) {
         (u.common.result, u.server_name.as_deref()),
         (x(X::SubsequentRegistration), Some(SCSCF))
     );
+    net.stop().await;
+}
+
+/// With SQN block reservation, a resynchronisation to an SQN_MS INSIDE the block already reserved
+/// (so the database SEQ does not move) must still drop the block: the next vectors are fresh for
+/// the USIM (SEQ > SEQ_MS), not the rest of the stale block.
+async fn mar_resync_with_sqn_blocks(db: &TestDb) {
+    let store = db
+        .open()
+        .await
+        .with_sqn_blocks(hss::store::SqnBlockConfig {
+            block: 64,
+            ttl: Duration::from_secs(3600),
+        })
+        .unwrap();
+    provision(&store).await;
+    let net = Net::start(Arc::new(store.clone()), "hss.ims.example").await;
+    let (alice, alice_u) = ("alice@ims.example", "sip:alice@ims.example");
+    let m = alice_milenage();
+    let cfg = SqnConfig::default();
+    let first = mar(&net, alice, alice_u, "Unknown", 1, None).await;
+    assert_eq!(first.common.result, CxResult::SUCCESS);
+    let impi = Impi::parse(alice).unwrap();
+    let reserved = store.auth_data(&impi).await.unwrap().sqn.seq;
+    let first_seq = sqn_of(&m, &first.sip_auth_data_items[0]) >> 5;
+    assert!(
+        reserved >= first_seq + 20,
+        "block of 64 reserved: {reserved}"
+    );
+    // The USIM has seen SEQ first+10 in every IND slot: inside the reserved block.
+    let seen = first_seq + 10;
+    let mut usim = UeSqnState::new(&cfg).unwrap();
+    for ind in 0..32 {
+        usim.accept(aka::Sqn::from_parts(seen, ind, 5).unwrap());
+    }
+    let a = mar(&net, alice, alice_u, "Unknown", 1, None).await;
+    let (rand, autn) = split_authenticate(&a.sip_auth_data_items[0]);
+    let auts = match authenticate(&m, &cfg, &mut usim, &rand, &autn, None).unwrap() {
+        UsimOutcome::SyncFailure { auts, .. } => auts,
+        other => panic!("expected a sync failure, got {other:?}"),
+    };
+    let good = mar(
+        &net,
+        alice,
+        alice_u,
+        "Unknown",
+        3,
+        Some([rand.0.as_slice(), auts.0.as_slice()].concat()),
+    )
+    .await;
+    assert_eq!(good.common.result, CxResult::SUCCESS);
+    assert_eq!(good.sip_auth_data_items.len(), 3);
+    for item in &good.sip_auth_data_items {
+        let (rand, autn) = split_authenticate(item);
+        assert!(
+            matches!(
+                authenticate(&m, &cfg, &mut usim, &rand, &autn, None).unwrap(),
+                UsimOutcome::Success { .. }
+            ),
+            "vector after resync rejected (stale block reused?)"
+        );
+        assert!(sqn_of(&m, item) >> 5 > seen);
+    }
     net.stop().await;
 }

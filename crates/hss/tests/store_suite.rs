@@ -16,7 +16,7 @@ use hss::model::{
 use hss::provision::demo::{demo_subscription, provision_demo};
 use hss::provision::{ImpuInput, SubscriberInput};
 use hss::secret::{Opc, K};
-use hss::store::{ImpiUpdate, ImpuUpdate};
+use hss::store::{ImpiUpdate, ImpuUpdate, SqlStore, SqnBlockConfig};
 use hss::{HssError, SubscriberStore};
 
 on_both_backends!(
@@ -34,6 +34,9 @@ on_both_backends!(
     restart_keeps_sqn_and_scscf,
     demo_provisioning_is_one_transaction,
     auth_context_in_one_query,
+    sqn_blocks_never_repeat_across_restart_and_two_instances,
+    sqn_blocks_resync_drops_the_block,
+    sqn_blocks_credentials_follow_updates_and_ttl,
 );
 
 fn input(n: u32) -> SubscriberInput {
@@ -722,4 +725,168 @@ async fn auth_context_in_one_query(db: &TestDb) {
     assert!(c.auth.is_none() && c.public.is_some() && !c.associated);
     let c = store.auth_context(&impi(1), &impu(9)).await.unwrap();
     assert!(c.auth.is_some() && c.public.is_none() && !c.associated);
+}
+
+/// A store instance with SQN block reservation of `block` SQNs.
+async fn open_blocks(db: &TestDb, block: u32, ttl: std::time::Duration) -> SqlStore {
+    db.open()
+        .await
+        .with_sqn_blocks(SqnBlockConfig { block, ttl })
+        .unwrap()
+}
+
+const LONG: std::time::Duration = std::time::Duration::from_secs(3600);
+
+async fn sqn_blocks_never_repeat_across_restart_and_two_instances(db: &TestDb) {
+    assert!(db
+        .open()
+        .await
+        .with_sqn_blocks(SqnBlockConfig {
+            block: 0,
+            ttl: LONG
+        })
+        .is_err());
+    let a = Arc::new(open_blocks(db, 8, LONG).await);
+    let b = Arc::new(open_blocks(db, 8, LONG).await);
+    a.create_subscription(&sub(1)).await.unwrap();
+    // The first allocation reserves a whole block: the persisted SEQ is the block's high-water mark.
+    let (_, first) = a.allocate_sqns(&impi(1), 3).await.unwrap();
+    assert_eq!(
+        first.iter().map(|q| split(*q, 5).0).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    assert_eq!(
+        db.open().await.auth_data(&impi(1)).await.unwrap().sqn.seq,
+        8
+    );
+    // The second instance reserves the next, disjoint block.
+    let (_, second) = b.allocate_sqns(&impi(1), 2).await.unwrap();
+    assert_eq!(
+        second.iter().map(|q| split(*q, 5).0).collect::<Vec<_>>(),
+        [9, 10]
+    );
+    // A serves from memory (no database change).
+    let (_, more) = a.allocate_sqns(&impi(1), 2).await.unwrap();
+    assert_eq!(
+        more.iter().map(|q| split(*q, 5).0).collect::<Vec<_>>(),
+        [4, 5]
+    );
+    assert_eq!(
+        db.open().await.auth_data(&impi(1)).await.unwrap().sqn.seq,
+        16
+    );
+    // Concurrent MARs on both instances: every SQN unique, each caller's increasing.
+    let mut handles = Vec::new();
+    for (inst, store) in [a.clone(), b.clone()].into_iter().enumerate() {
+        for t in 0..4u64 {
+            let store = store.clone();
+            handles.push(tokio::spawn(async move {
+                let mut got = Vec::new();
+                for r in 0..30u64 {
+                    let n = 1 + ((r + t + inst as u64) % 3) as u32;
+                    let (_, sqns) = store.allocate_sqns(&impi(1), n).await.unwrap();
+                    assert_eq!(sqns.len(), n as usize);
+                    got.extend(sqns);
+                }
+                got
+            }));
+        }
+    }
+    let mut all: Vec<u64> = first.iter().chain(&second).chain(&more).copied().collect();
+    for h in handles {
+        let got = h.await.unwrap();
+        assert!(
+            got.windows(2).all(|w| w[0] < w[1]),
+            "not increasing for one caller"
+        );
+        all.extend(got);
+    }
+    let unique: HashSet<u64> = all.iter().copied().collect();
+    assert_eq!(unique.len(), all.len(), "an SQN was handed out twice");
+    // Restart both instances: the next SQN is above everything handed out, although the rest of
+    // their blocks was never used (skipped, not reused).
+    let max_seq = all.iter().map(|q| split(*q, 5).0).max().unwrap();
+    a.close().await;
+    b.close().await;
+    drop((a, b));
+    let a2 = open_blocks(db, 8, LONG).await;
+    let b2 = open_blocks(db, 8, LONG).await;
+    let (_, x) = a2.allocate_sqns(&impi(1), 1).await.unwrap();
+    let (_, y) = b2.allocate_sqns(&impi(1), 1).await.unwrap();
+    for q in [x[0], y[0]] {
+        assert!(
+            split(q, 5).0 > max_seq,
+            "{q} not above SEQ {max_seq} after restart"
+        );
+        assert!(!unique.contains(&q));
+    }
+    assert_ne!(x[0], y[0]);
+    // A request larger than the block gets its own reservation of that size.
+    let (_, big) = a2.allocate_sqns(&impi(1), 20).await.unwrap();
+    assert_eq!(big.len(), 20);
+    assert!(big
+        .windows(2)
+        .all(|w| split(w[0], 5).0 + 1 == split(w[1], 5).0));
+    assert!(split(big[0], 5).0 > split(y[0], 5).0.max(split(x[0], 5).0));
+}
+
+async fn sqn_blocks_resync_drops_the_block(db: &TestDb) {
+    let store = open_blocks(db, 32, LONG).await;
+    store.create_subscription(&sub(1)).await.unwrap();
+    let (_, first) = store.allocate_sqns(&impi(1), 1).await.unwrap();
+    assert_eq!(split(first[0], 5).0, 1);
+    // The USIM has seen SEQ 5 (inside the reserved block 1..=32, so the database SEQ does not
+    // move): the next vector must still be newer than SQN_MS, i.e. not SEQ 2 from the block.
+    let sqn_ms = (5 << 5) | 3;
+    let st = store.resync_sqn(&impi(1), sqn_ms).await.unwrap();
+    assert_eq!(st.seq, 32);
+    let (_, next) = store.allocate_sqns(&impi(1), 1).await.unwrap();
+    assert!(
+        next[0] > sqn_ms,
+        "next SQN {} not newer than SQN_MS {sqn_ms}",
+        next[0]
+    );
+    assert_eq!(split(next[0], 5).0, 33);
+    // SQN_MS beyond the reserved mark: SEQ moves there and the next vector is above it.
+    let sqn_ms = (1000 << 5) | 7;
+    store.resync_sqn(&impi(1), sqn_ms).await.unwrap();
+    let (_, next) = store.allocate_sqns(&impi(1), 2).await.unwrap();
+    assert!(next.iter().all(|q| *q > sqn_ms), "{next:?} vs {sqn_ms}");
+    assert_eq!(split(next[0], 5).0, 1001);
+}
+
+async fn sqn_blocks_credentials_follow_updates_and_ttl(db: &TestDb) {
+    let store = open_blocks(db, 16, LONG).await;
+    store.create_subscription(&sub(1)).await.unwrap();
+    let (a0, _) = store.allocate_sqns(&impi(1), 1).await.unwrap();
+    assert_eq!(a0.k, sub(1).private_identities[0].k);
+    // A change through this instance is seen at once (block and credentials dropped).
+    let up = ImpiUpdate {
+        k: Some(K::from_bytes([7; 16])),
+        ..Default::default()
+    };
+    store.update_private_identity(&impi(1), &up).await.unwrap();
+    let (a1, s1) = store.allocate_sqns(&impi(1), 1).await.unwrap();
+    assert_eq!(a1.k, K::from_bytes([7; 16]));
+    assert_eq!(split(s1[0], 5).0, 17, "new block after the update");
+    // A change by another writer is seen once the block expires (TTL 0: every call reserves).
+    let other = db.open().await;
+    let short = open_blocks(db, 4, std::time::Duration::ZERO).await;
+    let (_, p) = short.allocate_sqns(&impi(1), 1).await.unwrap();
+    let up = ImpiUpdate {
+        k: Some(K::from_bytes([8; 16])),
+        ..Default::default()
+    };
+    other.update_private_identity(&impi(1), &up).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    let (a2, q) = short.allocate_sqns(&impi(1), 1).await.unwrap();
+    assert_eq!(a2.k, K::from_bytes([8; 16]));
+    assert_eq!(
+        split(q[0], 5).0,
+        split(p[0], 5).0 + 4,
+        "expired block skipped"
+    );
+    // The long-lived instance still serves its block (bounded by its TTL) with unique SQNs.
+    let (_, r) = store.allocate_sqns(&impi(1), 1).await.unwrap();
+    assert!(![s1[0], p[0], q[0]].contains(&r[0]));
 }

@@ -3,8 +3,10 @@
 //! by migrations for both.
 
 mod sql;
+pub mod sqn_blocks;
 
 pub use sql::{SqlStore, SqliteSync, StoreConfig};
+pub use sqn_blocks::SqnBlockConfig;
 
 use async_trait::async_trait;
 use serde::Serialize;
@@ -163,6 +165,8 @@ pub trait SubscriberStore: Send + Sync {
     /// in ONE statement inside the database (`UPDATE … RETURNING`), so concurrent callers — in this
     /// process or another process on the same database — never get the same SQN. Returns the auth
     /// data (SQN state after the allocation) and the `n` SQNs in allocation order.
+    /// With SQN block reservation ([`SqlStore::with_sqn_blocks`]) the database allocation reserves
+    /// a whole block, committed before any of it is handed out, and calls are served from it.
     async fn allocate_sqns(&self, impi: &Impi, n: u32) -> Result<(AuthData, Vec<u64>), HssError>;
 
     /// Resynchronisation (TS 33.102 §6.3.5): the HE's SEQ becomes at least SEQ_MS of the SQN_MS the

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Once;
+use std::sync::{Arc, Once};
 
 use async_trait::async_trait;
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -12,6 +12,7 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyConnection, AnyPool, Connection, Executor, Row};
 use zeroize::Zeroizing;
 
+use super::sqn_blocks::{SqnBlockConfig, SqnBlocks};
 use super::{
     AuthContext, AuthData, ImpiUpdate, ImpuUpdate, PublicIdentityRecord, SubscriberStore,
     SubscriptionSummary,
@@ -130,6 +131,8 @@ pub struct SqlStore {
     backend: Backend,
     /// SQLite only: queue of the group-commit task for SQN allocations.
     batcher: Option<tokio::sync::mpsc::UnboundedSender<SqnJob>>,
+    /// SQN block reservation, when enabled ([`SqlStore::with_sqn_blocks`]).
+    blocks: Option<Arc<SqnBlocks>>,
 }
 
 static DRIVERS: Once = Once::new();
@@ -180,6 +183,7 @@ impl SqlStore {
                     pool,
                     backend: Backend::Sqlite,
                     batcher: Some(tx),
+                    blocks: None,
                 })
             }
             StoreConfig::Postgres {
@@ -215,9 +219,85 @@ impl SqlStore {
                     pool,
                     backend: Backend::Postgres,
                     batcher: None,
+                    blocks: None,
                 })
             }
         }
+    }
+
+    /// Turns on SQN block reservation ([`super::sqn_blocks`]): each database commit reserves
+    /// `config.block` SQNs for an IMPI and MARs are served from memory. SQNs are never reused
+    /// (across restarts and between processes on one database) but may be skipped, and
+    /// [`AuthData::sqn`] returned by [`SubscriberStore::allocate_sqns`] is then the reserved
+    /// high-water state. Without it every allocation is one commit and SEQ has no gaps.
+    pub fn with_sqn_blocks(mut self, config: SqnBlockConfig) -> Result<Self, HssError> {
+        if config.block == 0 || config.block > MAX_SQN_BATCH {
+            return Err(HssError::Config(format!(
+                "SQN block size {}: must be 1..={MAX_SQN_BATCH}",
+                config.block
+            )));
+        }
+        self.blocks = Some(Arc::new(SqnBlocks::new(config)));
+        Ok(self)
+    }
+
+    /// One allocation committed in the database (group commit on SQLite).
+    async fn allocate_in_db(&self, impi: &Impi, n: u32) -> Result<(AuthData, Vec<u64>), HssError> {
+        match &self.batcher {
+            // SQLite: group commit (many allocations, one transaction, one fsync).
+            Some(tx) => {
+                let (reply, rx) = tokio::sync::oneshot::channel();
+                tx.send(SqnJob {
+                    impi: impi.clone(),
+                    n,
+                    reply,
+                })
+                .map_err(|_| HssError::Database(sqlx::Error::PoolClosed))?;
+                rx.await
+                    .map_err(|_| HssError::Database(sqlx::Error::PoolClosed))?
+            }
+            None => {
+                let mut conn = self.pool.acquire().await?;
+                allocate_on(&mut conn, impi, n).await
+            }
+        }
+    }
+
+    /// Allocation from a reserved block, reserving a new one (committed before use) when the
+    /// current one is used up, too small or expired.
+    async fn allocate_from_block(
+        &self,
+        blocks: &SqnBlocks,
+        impi: &Impi,
+        n: u32,
+    ) -> Result<(AuthData, Vec<u64>), HssError> {
+        let entry = blocks.entry(impi);
+        let mut r = entry.lock().await;
+        if let Some(hit) = r.take(n, blocks.config.ttl) {
+            return Ok(hit);
+        }
+        r.clear();
+        let size = blocks.config.block.max(n);
+        let (auth, sqns) = match self.allocate_in_db(impi, size).await {
+            // Near the end of the SEQ space: a block no longer fits, the request may.
+            Err(HssError::SqnExhausted { .. }) if size > n => {
+                return self.allocate_in_db(impi, n).await;
+            }
+            other => other?,
+        };
+        // The block is durable (committed) here; hand out its first `n`, keep the rest.
+        if sqns.len() < n as usize {
+            return Err(HssError::corrupt(
+                impi.as_str(),
+                "reserved SQN block smaller than requested",
+            ));
+        }
+        let mut sqns: std::collections::VecDeque<u64> = sqns.into();
+        let mine: Vec<u64> = sqns.drain(..n as usize).collect();
+        r.auth = Some(auth.clone());
+        r.sqns = sqns;
+        r.reserved_at = Some(std::time::Instant::now());
+        Ok((auth, mine))
     }
 
     /// True when backed by PostgreSQL.
@@ -829,10 +909,23 @@ impl SubscriberStore for SqlStore {
             return Err(not_found("subscription", id));
         }
         tx.commit().await?;
+        if let Some(b) = &self.blocks {
+            b.clear_all();
+        }
         Ok(())
     }
 
     async fn update_private_identity(&self, impi: &Impi, u: &ImpiUpdate) -> Result<(), HssError> {
+        // New credentials or SQN state: drop this IMPI's block and cached credentials, holding its
+        // lock so no MAR in this process uses the old ones after the change.
+        let entry = self.blocks.as_ref().map(|b| b.entry(impi));
+        let mut held = match &entry {
+            Some(e) => Some(e.lock().await),
+            None => None,
+        };
+        if let Some(r) = held.as_mut() {
+            r.clear();
+        }
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(&format!("SELECT {IMPI_COLS} FROM impi WHERE impi = $1"))
             .bind(impi.as_str())
@@ -988,23 +1081,9 @@ impl SubscriberStore for SqlStore {
                 format!("{n}: must be 1..={MAX_SQN_BATCH}"),
             ));
         }
-        match &self.batcher {
-            // SQLite: group commit (many allocations, one transaction, one fsync).
-            Some(tx) => {
-                let (reply, rx) = tokio::sync::oneshot::channel();
-                tx.send(SqnJob {
-                    impi: impi.clone(),
-                    n,
-                    reply,
-                })
-                .map_err(|_| HssError::Database(sqlx::Error::PoolClosed))?;
-                rx.await
-                    .map_err(|_| HssError::Database(sqlx::Error::PoolClosed))?
-            }
-            None => {
-                let mut conn = self.pool.acquire().await?;
-                allocate_on(&mut conn, impi, n).await
-            }
+        match &self.blocks {
+            Some(blocks) => self.allocate_from_block(blocks, impi, n).await,
+            None => self.allocate_in_db(impi, n).await,
         }
     }
 
@@ -1014,6 +1093,16 @@ impl SubscriberStore for SqlStore {
                 "sqn_ms",
                 format!("{sqn_ms} exceeds 48 bits"),
             ));
+        }
+        // Hold the IMPI's block lock while SEQ moves and drop the block: the next allocation in
+        // this process reserves a new block above SEQ_MS.
+        let entry = self.blocks.as_ref().map(|b| b.entry(impi));
+        let mut held = match &entry {
+            Some(e) => Some(e.lock().await),
+            None => None,
+        };
+        if let Some(r) = held.as_mut() {
+            r.clear();
         }
         let row = sqlx::query(
             "UPDATE impi SET sqn_seq = CASE WHEN sqn_seq < ($2 >> CAST(sqn_ind_bits AS INTEGER)) \
