@@ -1,12 +1,100 @@
 //! The thin tokio driver of a [`StatefulProxy`]: receives from an [`Endpoint`], runs the
 //! sans-IO proxy with the wall clock, asks a [`Router`] where each request goes, and sends.
+//!
+//! Sends never block the loop: UDP datagrams go out at once; TCP/TLS messages are queued per
+//! flow to a sender task (in order within a flow), so a slow connect or handshake delays only
+//! that flow. Send failures come back to the loop and reach the transaction as transport
+//! errors (RFC 3261 §17.1.1.2 / §18.2.2).
 
 use crate::proxy::{Prepared, ProxyRequest, Rejection, StatefulProxy};
+use crate::transaction::TxKey;
 use crate::transport::{Endpoint, Inbound};
-use crate::Flow;
+use crate::{Flow, Transport};
+use bytes::Bytes;
+use std::collections::HashMap;
 use std::future::Future;
-use std::time::Instant;
-use tokio::sync::mpsc::Receiver;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc::{self, Receiver, UnboundedReceiver, UnboundedSender};
+
+/// A flow's sender task exits after this long without anything to send.
+const FLOW_SENDER_IDLE: Duration = Duration::from_secs(30);
+
+type Outgoing = (Option<TxKey>, Bytes);
+
+/// Per-flow send queues for connection-oriented transports.
+struct Senders {
+    endpoint: Endpoint,
+    queues: HashMap<Flow, UnboundedSender<Outgoing>>,
+    failed: UnboundedSender<TxKey>,
+}
+
+impl Senders {
+    /// Sends (UDP) or queues (TCP/TLS) without waiting for a connection.
+    async fn send(&mut self, key: Option<TxKey>, flow: Flow, data: Bytes) -> Option<TxKey> {
+        if flow.transport == Transport::Udp {
+            return match self.endpoint.send(&flow, data).await {
+                Ok(_) => None,
+                Err(e) => {
+                    tracing::debug!(%flow, error = %e, "send failed");
+                    key
+                }
+            };
+        }
+        let mut item = (key, data);
+        if let Some(q) = self.queues.get(&flow) {
+            match q.send(item) {
+                Ok(()) => return None,
+                // its task ended (idle): start another
+                Err(mpsc::error::SendError(back)) => item = back,
+            }
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let _ = tx.send(item);
+        self.queues.retain(|_, q| !q.is_closed());
+        self.queues.insert(flow, tx);
+        tokio::spawn(flow_sender(
+            self.endpoint.clone(),
+            flow,
+            rx,
+            self.failed.clone(),
+        ));
+        None
+    }
+}
+
+async fn flow_sender(
+    endpoint: Endpoint,
+    flow: Flow,
+    mut rx: UnboundedReceiver<Outgoing>,
+    failed: UnboundedSender<TxKey>,
+) {
+    let send = |key: Option<TxKey>, data: Bytes| {
+        let endpoint = endpoint.clone();
+        let failed = failed.clone();
+        async move {
+            if let Err(e) = endpoint.send(&flow, data).await {
+                tracing::debug!(%flow, error = %e, "send failed");
+                if let Some(k) = key {
+                    let _ = failed.send(k);
+                }
+            }
+        }
+    };
+    loop {
+        match tokio::time::timeout(FLOW_SENDER_IDLE, rx.recv()).await {
+            Ok(Some((key, data))) => send(key, data).await,
+            Ok(None) => return,
+            Err(_) => {
+                // idle: stop taking new work, finish what raced in
+                rx.close();
+                while let Ok((key, data)) = rx.try_recv() {
+                    send(key, data).await;
+                }
+                return;
+            }
+        }
+    }
+}
 
 /// The routing decision of a proxy application (P-/I-/S-CSCF logic): given a checked request and
 /// its prepared forward (edits may be added to `prepared.editor`, the target changed with
@@ -27,6 +115,12 @@ pub async fn run_proxy<R: Router>(
     mut proxy: StatefulProxy,
     mut router: R,
 ) {
+    let (failed_tx, mut failed_rx) = mpsc::unbounded_channel();
+    let mut senders = Senders {
+        endpoint,
+        queues: HashMap::new(),
+        failed: failed_tx,
+    };
     loop {
         let deadline = proxy.next_timeout();
         let sleep = async {
@@ -49,6 +143,7 @@ pub async fn run_proxy<R: Router>(
                 }
             }
             _ = sleep => proxy.on_timeout(Instant::now()),
+            Some(key) = failed_rx.recv() => proxy.on_transport_error(&key, Instant::now()),
         }
         loop {
             let mut progressed = false;
@@ -70,11 +165,8 @@ pub async fn run_proxy<R: Router>(
             }
             while let Some((key, flow, data)) = proxy.poll_transmit() {
                 progressed = true;
-                if let Err(e) = endpoint.send(&flow, data).await {
-                    tracing::debug!(%flow, error = %e, "send failed");
-                    if let Some(k) = key {
-                        proxy.on_transport_error(&k, Instant::now());
-                    }
+                if let Some(k) = senders.send(key, flow, data).await {
+                    proxy.on_transport_error(&k, Instant::now());
                 }
             }
             if !progressed {

@@ -129,6 +129,22 @@ pub fn response_flow(request: &sip::Message, flow: &Flow) -> sip::Result<Flow> {
     })
 }
 
+/// Where responses go when the TCP/TLS connection a request arrived on is gone (RFC 3261
+/// §18.2.2): a new connection to the source IP of the request (what `received` records) and the
+/// port in the top Via's sent-by, or the transport's default port (5060 TCP, 5061 TLS). `None`
+/// for UDP or a request without a usable Via.
+pub fn connection_fallback(request: &sip::Message, flow: &Flow) -> Option<Flow> {
+    if !flow.transport.is_reliable() {
+        return None;
+    }
+    let via = request.top_via().ok()?;
+    let port = via.port.unwrap_or(flow.transport.default_port());
+    Some(Flow::to(
+        flow.transport,
+        SocketAddr::new(flow.remote.ip(), port),
+    ))
+}
+
 /// Where a response goes when forwarded statelessly by its (new) top Via (RFC 3261 §18.2.2,
 /// RFC 3581 §4): `received` (or the sent-by IP) and `rport` (or the sent-by port). `None` when
 /// the sent-by is a host name without `received` (needs RFC 3263 §5 resolution).

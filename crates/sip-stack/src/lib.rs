@@ -23,11 +23,11 @@ pub mod transaction;
 pub mod transport;
 pub mod ua;
 
-/// The RFC 3261 §8.1.1.7 branch magic cookie.
-pub const MAGIC_COOKIE: &str = "z9hG4bK";
+/// The RFC 3261 §8.1.1.7 branch magic cookie (re-exported from `sip`).
+pub use sip::MAGIC_COOKIE;
 
 pub use error::{Error, Result};
-pub use flow::{response_flow, via_destination, ConnId, Flow, Transport};
+pub use flow::{connection_fallback, response_flow, via_destination, ConnId, Flow, Transport};
 pub use transaction::{
     ClientKey, Failure, LayerConfig, ServerKey, TimerConfig, TransactionLayer, TxEvent, TxKey,
 };

@@ -1,6 +1,13 @@
 //! Next-hop resolution: a static host table from configuration first, then DNS per RFC 3263
 //! §4 (NAPTR → SRV → A/AAAA). DNS is behind the [`Dns`] trait so that the selection logic is
-//! testable with a fake; a production implementation plugs in a real resolver.
+//! testable with a fake; [`HickoryDns`] is the real backend (hickory-resolver). Targets of one
+//! SRV priority are ordered by RFC 2782 weighted random selection ([`order_srv`]).
+
+mod hickory;
+mod srv_order;
+
+pub use hickory::HickoryDns;
+pub use srv_order::order_srv;
 
 use crate::flow::Transport;
 use crate::{Error, Result};
@@ -8,6 +15,10 @@ use sip::{Host, Uri};
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
+
+use rand::rngs::StdRng;
+use rand::SeedableRng;
 
 /// One place to send to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -125,6 +136,8 @@ pub struct Resolver<D: Dns> {
     dns: D,
     /// Transports we can use, in our order of preference.
     pub transports: Vec<Transport>,
+    /// RFC 2782 weighted selection.
+    rng: Mutex<StdRng>,
 }
 
 fn naptr_service(t: Transport) -> &'static str {
@@ -150,7 +163,15 @@ impl<D: Dns> Resolver<D> {
             table,
             dns,
             transports: vec![Transport::Udp, Transport::Tcp, Transport::Tls],
+            rng: Mutex::new(StdRng::from_entropy()),
         }
+    }
+
+    /// Replaces the RNG of the RFC 2782 weighted selection (a seeded one makes the order
+    /// reproducible).
+    pub fn with_rng(mut self, rng: StdRng) -> Self {
+        self.rng = Mutex::new(rng);
+        self
     }
 
     /// The DNS backend.
@@ -236,14 +257,16 @@ impl<D: Dns> Resolver<D> {
         }
         let mut found_srv = false;
         for (t, name) in &srv_names {
-            let mut srvs = self.dns.srv(name).await?;
+            let srvs = self.dns.srv(name).await?;
             if srvs.is_empty() {
                 continue;
             }
             found_srv = true;
-            // RFC 2782: lower priority first; within a priority, heavier weight first
-            // (deterministic order instead of the weighted random pick)
-            srvs.sort_by(|a, b| a.priority.cmp(&b.priority).then(b.weight.cmp(&a.weight)));
+            // RFC 2782: lower priority first; within a priority, weighted random selection
+            let srvs = {
+                let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
+                order_srv(srvs, &mut *rng)
+            };
             for s in srvs {
                 let target = s.target.trim_end_matches('.');
                 out.extend(self.a_records(target, *t, s.port).await?);

@@ -452,3 +452,28 @@ fn response_flow_follows_18_2_2_and_rfc3581() {
     let f = sip_stack::response_flow(&no_rport, &ue_flow()).unwrap();
     assert_eq!(f, ue_flow());
 }
+
+#[test]
+fn popping_our_route_keeps_the_other_route_lines_byte_exact() {
+    let cfg = proxy_cfg();
+    let m = invite(
+        "Route: <sip:192.0.2.10:5060;lr>,<sip:next.example.net;lr;x=1>\nRoute:   <sip:third.example.net;lr>  ;p=\"q\"\n",
+        70,
+    );
+    let out = prepare_forward(&m, &udp_from(5070), &cfg)
+        .unwrap()
+        .finish_message(Transport::Udp)
+        .unwrap();
+    let wire = String::from_utf8(out.wire().to_vec()).unwrap();
+    // the first line loses only our element; the second line is untouched
+    assert!(
+        wire.contains("\r\nRoute: <sip:next.example.net;lr;x=1>\r\n"),
+        "{wire}"
+    );
+    assert!(
+        wire.contains("\r\nRoute:   <sip:third.example.net;lr>  ;p=\"q\"\r\n"),
+        "{wire}"
+    );
+    assert!(!wire.contains("\r\nRoute: <sip:192.0.2.10"), "{wire}");
+    assert_eq!(out.route().unwrap().len(), 2);
+}

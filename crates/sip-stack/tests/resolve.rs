@@ -1,7 +1,9 @@
 //! Next-hop resolution: static host table, then RFC 3263 NAPTR → SRV → A/AAAA with a fake DNS.
 
+use rand::rngs::StdRng;
+use rand::SeedableRng;
 use sip::Uri;
-use sip_stack::resolve::{Dns, HostTable, Naptr, NoDns, Resolver, Srv, Target};
+use sip_stack::resolve::{order_srv, Dns, HostTable, Naptr, NoDns, Resolver, Srv, Target};
 use sip_stack::Transport;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -109,16 +111,74 @@ async fn naptr_order_then_preference_then_srv_priority_and_weight() {
     let r = Resolver::new(HostTable::new(), dns());
     let got = r.resolve(&uri("sip:ims.example.net")).await.unwrap();
     // SCTP (order 5) unsupported: skipped. Then SIPS+D2T (10/10), SIP+D2T (10/20), SIP+D2U (50).
+    assert_eq!(got.len(), 5);
+    assert_eq!(got[0], t(Transport::Tls, "192.0.2.1:5061")); // priority 10
+    assert_eq!(got[1], t(Transport::Tls, "[2001:db8::2]:5061")); // priority 20
+                                                                 // one SRV priority, weights 90/10: RFC 2782 weighted random order of the two
+    let mut tcp = got[2..4].to_vec();
+    tcp.sort_by_key(|t| t.addr);
     assert_eq!(
-        got,
+        tcp,
         vec![
-            t(Transport::Tls, "192.0.2.1:5061"),     // priority 10
-            t(Transport::Tls, "[2001:db8::2]:5061"), // priority 20
-            t(Transport::Tcp, "[2001:db8::2]:5070"), // weight 90 before 10
             t(Transport::Tcp, "192.0.2.1:5060"),
-            t(Transport::Udp, "192.0.2.1:5060"),
+            t(Transport::Tcp, "[2001:db8::2]:5070"),
         ]
     );
+    assert_eq!(got[4], t(Transport::Udp, "192.0.2.1:5060"));
+}
+
+#[tokio::test]
+async fn srv_weighted_selection_follows_the_weights_with_an_injected_rng() {
+    let mut heavy_first = 0;
+    let r = Resolver::new(HostTable::new(), dns()).with_rng(StdRng::seed_from_u64(7));
+    for _ in 0..2000 {
+        let got = r
+            .resolve(&uri("sip:ims.example.net;transport=tcp"))
+            .await
+            .unwrap();
+        assert_eq!(got.len(), 2);
+        if got[0] == t(Transport::Tcp, "[2001:db8::2]:5070") {
+            heavy_first += 1;
+        }
+    }
+    // weight 90 of 100 is first ~90% of the time (fixed seed: reproducible)
+    assert!((1700..1900).contains(&heavy_first), "{heavy_first}");
+    // the same seed gives the same order
+    let a = Resolver::new(HostTable::new(), dns()).with_rng(StdRng::seed_from_u64(1));
+    let b = Resolver::new(HostTable::new(), dns()).with_rng(StdRng::seed_from_u64(1));
+    for _ in 0..20 {
+        let u = uri("sip:ims.example.net;transport=tcp");
+        assert_eq!(a.resolve(&u).await.unwrap(), b.resolve(&u).await.unwrap());
+    }
+}
+
+#[test]
+fn order_srv_priorities_strict_weights_proportional_zero_weight_rare() {
+    let mut rng = StdRng::seed_from_u64(42);
+    let recs = vec![
+        srv(20, 50, 1, "late"),
+        srv(10, 0, 2, "zero"),
+        srv(10, 30, 3, "w30"),
+        srv(10, 70, 4, "w70"),
+    ];
+    let mut first = HashMap::<String, u32>::new();
+    for _ in 0..10_000 {
+        let o = order_srv(recs.clone(), &mut rng);
+        assert_eq!(o.len(), 4);
+        // the priority-20 record is always last
+        assert_eq!(o[3].target, "late");
+        *first.entry(o[0].target.clone()).or_default() += 1;
+    }
+    let w70 = first.get("w70").copied().unwrap_or(0);
+    let w30 = first.get("w30").copied().unwrap_or(0);
+    let zero = first.get("zero").copied().unwrap_or(0);
+    assert!((6700..7300).contains(&w70), "{first:?}");
+    assert!((2700..3300).contains(&w30), "{first:?}");
+    // weight 0 is picked first only when the draw is exactly 0 (1 in 101)
+    assert!(zero < 300, "{first:?}");
+    // all weights 0: every record still comes out
+    let zeros = vec![srv(1, 0, 1, "a"), srv(1, 0, 2, "b")];
+    assert_eq!(order_srv(zeros, &mut rng).len(), 2);
 }
 
 #[tokio::test]

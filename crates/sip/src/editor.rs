@@ -5,7 +5,7 @@
 
 use crate::error::{Error, Result};
 use crate::headers::{AuthHeader, Header, Via};
-use crate::message::Message;
+use crate::message::{Message, NameKey};
 use crate::name::HeaderName;
 use crate::params::Param;
 use crate::scan::{is_token_str, ListIter};
@@ -70,12 +70,13 @@ impl Editor {
         }
     }
 
-    fn item_is(&self, item: &Item, name: &str) -> bool {
+    fn item_is(&self, item: &Item, key: &NameKey<'_>) -> bool {
         match item {
-            Item::Keep(i) | Item::Replace(i, _) => {
-                self.msg.header_at(*i).is_some_and(|h| h.is(name))
-            }
-            Item::New(n, _) => crate::name::same_name(n, name),
+            Item::Keep(i) | Item::Replace(i, _) => self
+                .msg
+                .header_at(*i)
+                .is_some_and(|h| key.matches(h.id, h.name)),
+            Item::New(n, _) => key.matches(HeaderName::from_str(n), n.as_bytes()),
         }
     }
 
@@ -114,10 +115,18 @@ impl Editor {
         }
     }
 
+    /// Positions of the items with this name (the name is resolved once).
     fn positions(&self, name: &str) -> Vec<usize> {
+        let key = NameKey::new(name);
         (0..self.items.len())
-            .filter(|&p| self.items.get(p).is_some_and(|it| self.item_is(it, name)))
+            .filter(|&p| self.items.get(p).is_some_and(|it| self.item_is(it, &key)))
             .collect()
+    }
+
+    /// Position of the first item with this name.
+    fn first_position(&self, name: &str) -> Option<usize> {
+        let key = NameKey::new(name);
+        self.items.iter().position(|it| self.item_is(it, &key))
     }
 
     /// Inserts a new header line before the first header of the same name, or at the end of the
@@ -126,11 +135,7 @@ impl Editor {
         let name = name.as_ref();
         let value = value.to_string();
         check(name, &value)?;
-        let pos = self
-            .positions(name)
-            .first()
-            .copied()
-            .unwrap_or(self.items.len());
+        let pos = self.first_position(name).unwrap_or(self.items.len());
         self.items.insert(pos, Item::New(name.to_string(), value));
         Ok(self)
     }
@@ -150,7 +155,7 @@ impl Editor {
 
     /// Pushes a Via on top (RFC 3261 §16.6 step 8). If there is no Via the line goes first.
     pub fn push_via(&mut self, via: &Via) -> Result<&mut Self> {
-        let pos = self.positions("Via").first().copied().unwrap_or(0);
+        let pos = self.first_position("Via").unwrap_or(0);
         self.items
             .insert(pos, Item::New("Via".into(), via.to_string()));
         Ok(self)
@@ -159,10 +164,29 @@ impl Editor {
     /// Removes the topmost Via element (RFC 3261 §16.7 step 3) and returns it. If the top Via
     /// line holds several elements, only that line is rewritten without its first element.
     pub fn pop_via(&mut self) -> Result<Via> {
-        let pos = *self
-            .positions("Via")
-            .first()
-            .ok_or(Error::MissingHeader { name: "Via" })?;
+        self.take_first(HeaderName::Via, Via::parse)?
+            .ok_or(Error::MissingHeader { name: "Via" })
+    }
+
+    /// Removes the first element of the first `id` header and returns it (raw text), or `None`
+    /// if there is no such header: e.g. a proxy removing its own URI from the top Route (RFC
+    /// 3261 §16.4). For a list header (see [`HeaderName::is_list`]) holding several elements
+    /// only that line is rewritten, without its first element; every other line stays
+    /// byte-exact. A header that is not a list is removed whole (its value is returned).
+    pub fn pop_first(&mut self, id: HeaderName) -> Result<Option<Text>> {
+        self.take_first(id, |t| Ok(t.clone()))
+    }
+
+    /// Removes the first element of the first `id` header if `parse` accepts it; returns what
+    /// `parse` made of it.
+    fn take_first<T>(
+        &mut self,
+        id: HeaderName,
+        parse: impl Fn(&Text) -> std::result::Result<T, &'static str>,
+    ) -> Result<Option<T>> {
+        let Some(pos) = self.first_position(id.as_str()) else {
+            return Ok(None);
+        };
         let item = self
             .items
             .get(pos)
@@ -172,13 +196,17 @@ impl Editor {
         let line = self.item_line(&item);
         let bad = |reason: &'static str| Error::BadHeader {
             line,
-            name: "Via".into(),
+            name: id.as_str().into(),
             reason: reason.into(),
         };
+        if !id.is_list() {
+            let out = parse(&Text::from(value.as_str())).map_err(bad)?;
+            self.items.remove(pos);
+            return Ok(Some(out));
+        }
         let mut it = ListIter::new(value.as_bytes());
         let (a, b) = it.next().unwrap_or(Err("empty value")).map_err(bad)?;
-        let text = Text::from(value.get(a..b).unwrap_or(""));
-        let via = Via::parse(&text).map_err(bad)?;
+        let out = parse(&Text::from(value.get(a..b).unwrap_or(""))).map_err(bad)?;
         let rest = value
             .get(b..)
             .unwrap_or("")
@@ -192,17 +220,17 @@ impl Editor {
         } else {
             self.set_item(pos, rest.to_string());
         }
-        Ok(via)
+        Ok(Some(out))
     }
 
     /// Removes every header with this name; returns how many lines were removed.
     pub fn remove(&mut self, name: impl AsRef<str>) -> usize {
-        let name = name.as_ref();
+        let key = NameKey::new(name.as_ref());
         let before = self.items.len();
         let keep: Vec<Item> = self
             .items
             .iter()
-            .filter(|it| !self.item_is(it, name))
+            .filter(|it| !self.item_is(it, &key))
             .cloned()
             .collect();
         self.items = keep;

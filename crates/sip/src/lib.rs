@@ -49,7 +49,7 @@ pub use error::{Error, Result};
 pub use headers::{
     AuthHeader, AuthenticationInfo, CSeq, Challenge, Contact, ContentType, Credentials, Event,
     Header, NameAddr, PAccessNetworkInfo, PChargingVector, PVisitedNetworkId, RetryAfter,
-    SecurityMechanism, SubscriptionState, Token, Via,
+    SecurityMechanism, SubscriptionState, Token, Via, MAGIC_COOKIE,
 };
 pub use message::{HeaderRef, Limits, Message, Method};
 pub use name::{same_name, HeaderName};

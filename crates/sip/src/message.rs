@@ -199,9 +199,33 @@ impl HeaderRef<'_> {
 
     /// True if this header has the given name (case-insensitive; compact forms match).
     pub fn is(&self, name: &str) -> bool {
-        match (self.id, HeaderName::from_str(name)) {
-            (Some(a), Some(b)) => a == b,
-            (None, None) => self.name.eq_ignore_ascii_case(name.as_bytes()),
+        NameKey::new(name).matches(self.id, self.name)
+    }
+}
+
+/// A header name resolved once ([`HeaderName::from_str`]) for comparing against many lines.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum NameKey<'a> {
+    /// A known name (any spelling or compact form of it).
+    Known(HeaderName),
+    /// An unknown name, compared case-insensitively.
+    Unknown(&'a [u8]),
+}
+
+impl<'a> NameKey<'a> {
+    pub(crate) fn new(name: &'a str) -> Self {
+        match HeaderName::from_str(name) {
+            Some(id) => NameKey::Known(id),
+            None => NameKey::Unknown(name.as_bytes()),
+        }
+    }
+
+    /// True if a line with known name `id` (or `None`) spelled `name` has this name.
+    #[inline]
+    pub(crate) fn matches(&self, id: Option<HeaderName>, name: &[u8]) -> bool {
+        match (*self, id) {
+            (NameKey::Known(a), Some(b)) => a == b,
+            (NameKey::Unknown(n), None) => name.eq_ignore_ascii_case(n),
             _ => false,
         }
     }
@@ -403,9 +427,20 @@ pub(crate) fn parse_head(buf: &[u8], limits: &Limits) -> Result<Head> {
     }
 }
 
+#[inline(always)]
 fn trim_ws(s: &[u8]) -> (usize, usize) {
     let mut a = 0;
     let mut b = s.len();
+    // the usual shapes first: nothing to trim, or one leading SP ("Name: value")
+    let is_ws = |c: &u8| *c == b' ' || *c == b'\t';
+    if !s.last().is_some_and(is_ws) {
+        match s.first() {
+            None => return (0, 0),
+            Some(c) if !is_ws(c) => return (0, b),
+            Some(_) if !s.get(1).is_some_and(is_ws) => return (1, b),
+            Some(_) => {}
+        }
+    }
     while a < b && matches!(s.get(a), Some(b' ') | Some(b'\t')) {
         a += 1;
     }
@@ -709,24 +744,37 @@ impl Message {
     }
 
     /// The header lines with this name (case-insensitive; compact forms match).
+    /// The name is resolved once per call, not once per line.
     pub fn headers_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = HeaderRef<'a>> + 'a {
-        self.headers().filter(move |h| h.is(name))
+        let key = NameKey::new(name);
+        self.headers().filter(move |h| key.matches(h.id, h.name))
+    }
+
+    /// The header lines with this known name (compares [`HeaderRef::id`]; compact forms match).
+    pub fn headers_id(&self, id: HeaderName) -> impl Iterator<Item = HeaderRef<'_>> + '_ {
+        self.headers().filter(move |h| h.id == Some(id))
     }
 
     /// True if at least one header with this name is present.
     pub fn has(&self, name: impl AsRef<str>) -> bool {
-        self.headers_named(name.as_ref()).next().is_some()
+        let key = NameKey::new(name.as_ref());
+        self.headers
+            .iter()
+            .any(|e| key.matches(e.id, self.slice(e.name)))
+    }
+
+    /// True if at least one header with this known name is present (compares ids).
+    pub fn has_id(&self, id: HeaderName) -> bool {
+        self.headers.iter().any(|e| e.id == Some(id))
     }
 
     /// The first value with this name as text (raw, folds included; `None` if absent or not UTF-8).
     pub fn header_value(&self, name: impl AsRef<str>) -> Option<Text> {
-        let name = name.as_ref();
+        let key = NameKey::new(name.as_ref());
         let e = self
             .headers
             .iter()
-            .enumerate()
-            .find(|(i, e)| self.header_ref(*i, e).is(name))?
-            .1;
+            .find(|e| key.matches(e.id, self.slice(e.name)))?;
         self.text(e.value)
     }
 
@@ -765,7 +813,13 @@ impl Message {
             if id.is_list() {
                 for el in ListIter::new(t.as_bytes()) {
                     let (a, b) = el.map_err(|reason| self.bad(e, reason))?;
-                    out.push(T::parse(&t.slice(a, b)).map_err(|reason| self.bad(e, reason))?);
+                    // a single-element value is parsed as is (no second slice of the buffer)
+                    let parsed = if a == 0 && b == t.len() {
+                        T::parse(&t)
+                    } else {
+                        T::parse(&t.slice(a, b))
+                    };
+                    out.push(parsed.map_err(|reason| self.bad(e, reason))?);
                 }
             } else {
                 out.push(T::parse(&t).map_err(|reason| self.bad(e, reason))?);
@@ -786,7 +840,11 @@ impl Message {
                 .next()
                 .unwrap_or(Err("empty value"))
                 .map_err(|reason| self.bad(e, reason))?;
-            t.slice(a, b)
+            if a == 0 && b == t.len() {
+                t
+            } else {
+                t.slice(a, b)
+            }
         } else {
             t
         };
@@ -882,5 +940,29 @@ impl fmt::Display for Message {
     /// The wire form, lossily decoded (for logs and tests).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&String::from_utf8_lossy(&self.wire()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::trim_ws;
+
+    #[test]
+    fn trim_ws_matches_a_plain_trim() {
+        // every string of length <= 6 over {SP, HTAB, 'a', ':'}
+        let alphabet = [b' ', b'\t', b'a', b':'];
+        for len in 0..=6u32 {
+            for mut k in 0..4usize.pow(len) {
+                let mut s = Vec::new();
+                for _ in 0..len {
+                    s.push(alphabet[k % 4]);
+                    k /= 4;
+                }
+                let ws = |c: &u8| *c == b' ' || *c == b'\t';
+                let a = s.iter().position(|c| !ws(c)).unwrap_or(s.len());
+                let b = s.iter().rposition(|c| !ws(c)).map_or(a, |i| i + 1);
+                assert_eq!(trim_ws(&s), (a, b.max(a)), "{s:?}");
+            }
+        }
     }
 }

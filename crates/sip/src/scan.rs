@@ -81,6 +81,10 @@ impl<'a> Cursor<'a> {
     /// Skips linear white space (a local index, written back once).
     #[inline]
     pub fn skip_ws(&mut self) {
+        // usually there is none
+        if !self.s.get(self.pos).is_some_and(|&b| is_lws(b)) {
+            return;
+        }
         let rest = self.s.get(self.pos..).unwrap_or(&[]);
         self.pos += rest.iter().take_while(|&&b| is_lws(b)).count();
     }
@@ -99,6 +103,11 @@ impl<'a> Cursor<'a> {
     /// Skips white space, then consumes `b` if next; on failure the position is unchanged.
     #[inline]
     pub fn eat_ws(&mut self, b: u8) -> bool {
+        // usually `b` is next, without white space
+        if !is_lws(b) && self.peek() == Some(b) {
+            self.pos += 1;
+            return true;
+        }
         let rest = self.s.get(self.pos..).unwrap_or(&[]);
         let n = rest.iter().take_while(|&&c| is_lws(c)).count();
         if rest.get(n) == Some(&b) {

@@ -52,7 +52,11 @@ impl Text {
 
     /// Wraps bytes if they are valid UTF-8.
     pub fn from_bytes(b: Bytes) -> Option<Self> {
-        std::str::from_utf8(&b).ok()?;
+        // Header values are nearly always ASCII: checking eight bytes at a time for a high bit is
+        // cheaper than full UTF-8 validation, which then runs only when one is set.
+        if !is_ascii_words(&b) {
+            std::str::from_utf8(&b).ok()?;
+        }
         Some(Text(Repr::Shared(b)))
     }
 
@@ -137,6 +141,20 @@ impl Text {
     pub fn is_empty(&self) -> bool {
         self.as_bytes().is_empty()
     }
+}
+
+/// True if no byte of `s` has its high bit set (ASCII), eight bytes per step.
+#[inline]
+fn is_ascii_words(s: &[u8]) -> bool {
+    let mut chunks = s.chunks_exact(8);
+    let mut acc = 0u64;
+    for c in &mut chunks {
+        acc |= u64::from_le_bytes(c.try_into().unwrap_or([0xff; 8]));
+    }
+    for &b in chunks.remainder() {
+        acc |= u64::from(b);
+    }
+    acc & 0x8080_8080_8080_8080 == 0
 }
 
 impl Deref for Text {
@@ -230,6 +248,30 @@ impl fmt::Debug for Text {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn from_bytes_checks_utf8_at_every_position() {
+        // a high byte at each position of values around the 8-byte word size: the ASCII fast
+        // check must see it, and full validation then accepts or rejects the value
+        for len in 1..40 {
+            assert!(is_ascii_words(&vec![b'a'; len]));
+            for pos in 0..len {
+                let mut bad = vec![b'a'; len];
+                bad[pos] = 0x80;
+                assert!(!is_ascii_words(&bad), "len {len} pos {pos}");
+                assert!(
+                    Text::from_bytes(Bytes::from(bad)).is_none(),
+                    "len {len} pos {pos}"
+                );
+                let mut good = "a".repeat(len - 1);
+                good.insert(pos.min(good.len()), 'é');
+                let t = Text::from_bytes(Bytes::from(good.clone())).expect("valid UTF-8");
+                assert_eq!(t.as_str(), good);
+            }
+        }
+        assert!(is_ascii_words(b""));
+        assert_eq!(Text::from_bytes(Bytes::new()).expect("empty").as_str(), "");
+    }
 
     #[test]
     fn inline_and_shared_behave_the_same() {

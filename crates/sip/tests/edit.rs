@@ -364,3 +364,147 @@ fn builder_refuses_bad_input() {
     assert_eq!(m.content_length().expect("cl"), Some(0));
     assert_eq!(m.headers_named("l").count(), 1);
 }
+
+/// A request with three Route lines (the first holding two elements), an unknown header spelled
+/// two ways, and a compact-form header.
+const ROUTED: &[u8] = b"INVITE sip:bob@home2.net SIP/2.0\r\n\
+Via: SIP/2.0/UDP ue.home1.net;branch=z9hG4bK1\r\n\
+Route: <sip:pcscf.home1.net;lr>,  <sip:orig@scscf.home1.net;lr>\r\n\
+route:<sip:icscf.home2.net;lr>\r\n\
+X-Foo: one\r\n\
+Max-Forwards: 70\r\n\
+ROUTE: <sip:last.home2.net;lr>\r\n\
+x-foo: two\r\n\
+v: SIP/2.0/TCP p.home1.net;branch=z9hG4bK2\r\n\
+Subject: a, b\r\n\
+Content-Length: 0\r\n\r\n";
+
+#[test]
+fn pop_first_removes_only_the_first_element_of_the_first_line() {
+    let m = Message::parse(ROUTED).expect("parse");
+    let mut ed = Editor::new(&m);
+    let first = ed.pop_first(HeaderName::Route).expect("pop").expect("some");
+    assert_eq!(&*first, "<sip:pcscf.home1.net;lr>");
+    let out = ed.to_bytes().expect("bytes");
+    // exactly the first Route line changed: its first element and the comma are gone
+    let expected = std::str::from_utf8(ROUTED).expect("utf8").replace(
+        "Route: <sip:pcscf.home1.net;lr>,  <sip:orig@scscf.home1.net;lr>\r\n",
+        "Route: <sip:orig@scscf.home1.net;lr>\r\n",
+    );
+    assert_eq!(std::str::from_utf8(&out).expect("utf8"), expected);
+
+    // next pops empty the first line (removed whole), then the others in order
+    let second = ed.pop_first(HeaderName::Route).expect("pop").expect("some");
+    assert_eq!(&*second, "<sip:orig@scscf.home1.net;lr>");
+    let out = ed.to_bytes().expect("bytes");
+    let expected = std::str::from_utf8(ROUTED).expect("utf8").replace(
+        "Route: <sip:pcscf.home1.net;lr>,  <sip:orig@scscf.home1.net;lr>\r\n",
+        "",
+    );
+    assert_eq!(std::str::from_utf8(&out).expect("utf8"), expected);
+    let third = ed.pop_first(HeaderName::Route).expect("pop").expect("some");
+    assert_eq!(&*third, "<sip:icscf.home2.net;lr>");
+    let fourth = ed.pop_first(HeaderName::Route).expect("pop").expect("some");
+    assert_eq!(&*fourth, "<sip:last.home2.net;lr>");
+    assert!(ed.pop_first(HeaderName::Route).expect("pop").is_none());
+    let done = ed.finish().expect("finish");
+    assert!(done.route().expect("route").is_empty());
+    assert_eq!(lines_except(&done, &[]), lines_except(&m, &["Route"]));
+
+    // a header that is not a list is removed whole (its commas are not separators)
+    let mut ed = Editor::new(&m);
+    let subj = ed
+        .pop_first(HeaderName::Subject)
+        .expect("pop")
+        .expect("some");
+    assert_eq!(&*subj, "a, b");
+    assert!(!ed.finish().expect("finish").has_id(HeaderName::Subject));
+
+    // a list that does not split (unterminated quoted string) is an error naming the header and
+    // line; nothing changes
+    let bad = Message::parse(
+        &b"INVITE sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nRoute: \"Bob <sip:a;lr>\r\nContent-Length: 0\r\n\r\n"[..],
+    )
+    .expect("parse");
+    let mut ed = Editor::new(&bad);
+    match ed.pop_first(HeaderName::Route) {
+        Err(Error::BadHeader { line, name, .. }) => {
+            assert_eq!(line, 3);
+            assert_eq!(&*name, "Route");
+        }
+        other => panic!("expected BadHeader, got {other:?}"),
+    }
+    assert_eq!(&ed.to_bytes().expect("bytes")[..], bad.as_bytes());
+}
+
+#[test]
+fn name_lookups_by_string_and_by_id_agree() {
+    let m = Message::parse(ROUTED).expect("parse");
+    // by string: any spelling / compact form; unknown names case-insensitively
+    let lines = |it: &mut dyn Iterator<Item = sip::HeaderRef<'_>>| -> Vec<usize> {
+        it.map(|h| h.line).collect()
+    };
+    assert_eq!(lines(&mut m.headers_named("route")), vec![3, 4, 7]);
+    assert_eq!(lines(&mut m.headers_named("ROUTE")), vec![3, 4, 7]);
+    assert_eq!(lines(&mut m.headers_id(HeaderName::Route)), vec![3, 4, 7]);
+    assert_eq!(lines(&mut m.headers_named("Via")), vec![2, 9]);
+    assert_eq!(lines(&mut m.headers_named("v")), vec![2, 9]);
+    assert_eq!(lines(&mut m.headers_id(HeaderName::Via)), vec![2, 9]);
+    assert_eq!(lines(&mut m.headers_named("X-FOO")), vec![5, 8]);
+    assert_eq!(lines(&mut m.headers_named("X-Fo")).len(), 0);
+    assert!(m.has("x-foo") && m.has("v") && m.has("max-forwards"));
+    assert!(!m.has("X-Bar") && !m.has("Contact") && !m.has("m"));
+    assert!(m.has_id(HeaderName::MaxForwards) && m.has_id(HeaderName::Via));
+    assert!(!m.has_id(HeaderName::Contact));
+    assert_eq!(m.header_value("x-foo").as_deref(), Some("one"));
+    assert_eq!(
+        m.header_value("Route").as_deref(),
+        Some("<sip:pcscf.home1.net;lr>,  <sip:orig@scscf.home1.net;lr>")
+    );
+    assert_eq!(m.header_value("Contact"), None);
+    // an unknown name never matches a known header, and vice versa
+    assert!(!m.headers().any(|h| h.id.is_some() && h.is("X-Foo")));
+    assert!(!m.headers().any(|h| h.id.is_none() && h.is("Route")));
+    // the editor resolves names the same way
+    let mut ed = Editor::new(&m);
+    assert_eq!(ed.remove("x-FOO"), 2);
+    assert_eq!(ed.remove("v"), 2);
+    ed.prepend("ROUTE", "<sip:new.home1.net;lr>")
+        .expect("prepend");
+    ed.append("x-new", "1").expect("append");
+    ed.append("X-NEW", "2").expect("append");
+    ed.prepend("X-New", "0").expect("prepend");
+    let out = ed.finish().expect("finish");
+    let names: Vec<String> = out.headers().map(|h| h.name_str().into_owned()).collect();
+    assert_eq!(
+        names,
+        [
+            "Route",
+            "Route",
+            "Route",
+            "Max-Forwards",
+            "Route",
+            "Subject",
+            "Content-Length",
+            "X-New",
+            "x-new",
+            "X-NEW"
+        ]
+    );
+    assert_eq!(
+        out.headers_named("x-new")
+            .map(|h| h.value)
+            .collect::<Vec<_>>(),
+        [&b"0"[..], b"1", b"2"]
+    );
+}
+
+#[test]
+fn magic_cookie_is_public() {
+    assert_eq!(sip::MAGIC_COOKIE, "z9hG4bK");
+    assert_eq!(sip::headers::MAGIC_COOKIE, sip::MAGIC_COOKIE);
+    let v =
+        <Via as sip::Header>::parse_str(&format!("SIP/2.0/UDP h;branch={}x", sip::MAGIC_COOKIE))
+            .expect("via");
+    assert!(v.branch_is_rfc3261());
+}

@@ -198,8 +198,7 @@ pub fn loop_hash(msg: &Message) -> u64 {
 /// Via and method (unique per incoming transaction, the same for its retransmissions).
 pub fn branch_for(msg: &Message) -> String {
     let mut h = Fnv::new();
-    // (compare header ids: `headers_named` resolves the name once per header line)
-    if let Some(v) = msg.headers().find(|h| h.id == Some(HeaderName::Via)) {
+    if let Some(v) = msg.headers_id(HeaderName::Via).next() {
         h.add(v.value);
     }
     h.add(
@@ -394,13 +393,15 @@ pub fn prepare_forward(
     ed.replace(HeaderName::MaxForwards, mf.saturating_sub(1))?;
 
     let mut ruri = msg.request_uri()?;
-    let mut routes = if msg.headers().any(|h| h.id == Some(HeaderName::Route)) {
+    let mut routes = if msg.has_id(HeaderName::Route) {
         msg.route()?
     } else {
         Vec::new()
     };
     let mut routes_changed = false;
     let mut ruri_changed = false;
+    // only our own Route was popped: the other Route lines stay byte-exact
+    let mut popped_first_only = false;
     if cfg.is_local(&ruri) {
         if let Some(last) = routes.pop() {
             // a strict router upstream put our Record-Route URI in the Request-URI (§16.4)
@@ -411,6 +412,7 @@ pub fn prepare_forward(
     }
     if routes.first().is_some_and(|r| cfg.is_local(&r.uri)) {
         routes.remove(0);
+        popped_first_only = !routes_changed;
         routes_changed = true;
     }
     let next_hop = match routes.first() {
@@ -419,6 +421,7 @@ pub fn prepare_forward(
             let strict = routes.remove(0).uri;
             routes.push(NameAddr::new(std::mem::replace(&mut ruri, strict.clone())));
             routes_changed = true;
+            popped_first_only = false;
             ruri_changed = true;
             strict
         }
@@ -428,7 +431,9 @@ pub fn prepare_forward(
     if ruri_changed {
         ed.set_request_uri(&ruri)?;
     }
-    if routes_changed {
+    if popped_first_only {
+        ed.pop_first(HeaderName::Route)?;
+    } else if routes_changed {
         ed.remove(HeaderName::Route);
         for r in &routes {
             ed.append(HeaderName::Route, r)?;

@@ -3,6 +3,12 @@
 //! (§16.7, one branch), CANCEL is answered and propagated (§16.10), ACK for 2xx and stray 2xx
 //! are forwarded statelessly (§16.11). Routing decisions stay with the application: it takes
 //! each [`ProxyRequest`] and calls [`StatefulProxy::forward`] or [`StatefulProxy::reject`].
+//!
+//! Timer C (§16.6 step 11, §16.7 step 2, §16.8) runs per forwarded INVITE: set to
+//! [`crate::transaction::TimerConfig::timer_c`] when the INVITE is sent, reset by every 101–199,
+//! cleared by a final response. When it fires and the branch had a provisional response, the
+//! branch is CANCELled (§9.1) and given 64·T1 to answer, after which the proxy answers 408
+//! upstream; without a provisional it is treated at once as a 408 (§16.8).
 
 use super::core::{
     check_request, prepare_forward, strip_own_via, Prepared, ProxyConfig, Rejection,
@@ -14,8 +20,26 @@ use crate::transaction::{
 use crate::{Error, Result};
 use bytes::Bytes;
 use sip::{Message, MessageBuilder, Method};
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::time::Instant;
+
+/// Timer C phase of one INVITE branch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TimerC {
+    /// Waiting for a final response; fires at the instant.
+    Running(Instant),
+    /// Fired and the branch was CANCELled; 408 upstream at the instant if still unanswered.
+    Cancelled(Instant),
+}
+
+impl TimerC {
+    fn at(self) -> Instant {
+        match self {
+            TimerC::Running(t) | TimerC::Cancelled(t) => t,
+        }
+    }
+}
 
 /// A request the application must route.
 #[derive(Debug, Clone)]
@@ -39,6 +63,9 @@ pub struct StatefulProxy {
     down: HashMap<ServerKey, ClientKey>,
     requests: VecDeque<ProxyRequest>,
     transmit: VecDeque<(Option<TxKey>, Flow, Bytes)>,
+    /// Timer C per INVITE branch, and its (lazily cleaned) schedule.
+    timer_c: HashMap<ClientKey, TimerC>,
+    timer_c_heap: BinaryHeap<Reverse<(Instant, ClientKey)>>,
 }
 
 impl StatefulProxy {
@@ -51,6 +78,55 @@ impl StatefulProxy {
             down: HashMap::new(),
             requests: VecDeque::new(),
             transmit: VecDeque::new(),
+            timer_c: HashMap::new(),
+            timer_c_heap: BinaryHeap::new(),
+        }
+    }
+
+    /// Timer C of an INVITE branch, if running (`Some(at)`; also the CANCEL wait after it fired).
+    pub fn timer_c(&self, branch: &ClientKey) -> Option<Instant> {
+        self.timer_c.get(branch).map(|t| t.at())
+    }
+
+    fn set_timer_c(&mut self, key: &ClientKey, t: TimerC) {
+        self.timer_c.insert(key.clone(), t);
+        self.timer_c_heap.push(Reverse((t.at(), key.clone())));
+    }
+
+    fn next_timer_c(&mut self) -> Option<Instant> {
+        while let Some(Reverse((at, key))) = self.timer_c_heap.peek() {
+            if self.timer_c.get(key).is_some_and(|t| t.at() == *at) {
+                return Some(*at);
+            }
+            self.timer_c_heap.pop(); // stale
+        }
+        None
+    }
+
+    fn fire_timer_c(&mut self, now: Instant) {
+        while let Some(at) = self.next_timer_c() {
+            if at > now {
+                break;
+            }
+            let Some(Reverse((_, ckey))) = self.timer_c_heap.pop() else {
+                break;
+            };
+            let Some(phase) = self.timer_c.remove(&ckey) else {
+                continue;
+            };
+            let proceeding = self.layer.client(&ckey).map(|c| c.state())
+                == Some(crate::transaction::ClientState::Proceeding);
+            match phase {
+                TimerC::Running(_) if proceeding => {
+                    // §16.8: CANCEL the branch; give it 64·T1 to answer (§9.1)
+                    self.cancel_branch(&ckey, now);
+                    let wait = self.layer.config().timers.t1x64();
+                    self.set_timer_c(&ckey, TimerC::Cancelled(now + wait));
+                }
+                // §16.8: no provisional → as if a 408 was received; or the CANCELled branch
+                // never answered
+                _ => self.answer_upstream(&ckey, Failure::Timeout, now),
+            }
         }
     }
 
@@ -82,11 +158,16 @@ impl StatefulProxy {
     pub fn on_timeout(&mut self, now: Instant) {
         self.layer.on_timeout(now);
         self.pump(now);
+        self.fire_timer_c(now);
+        self.pump(now);
     }
 
-    /// When to call [`StatefulProxy::on_timeout`].
+    /// When to call [`StatefulProxy::on_timeout`] (transaction timers and Timer C).
     pub fn next_timeout(&mut self) -> Option<Instant> {
-        self.layer.next_timeout()
+        match (self.layer.next_timeout(), self.next_timer_c()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// A send failed.
@@ -126,7 +207,13 @@ impl StatefulProxy {
             }
             Some(skey) => {
                 let msg = prepared.finish_message(flow.transport)?;
+                let invite = msg.method() == Some(Method::Invite);
                 let ckey = self.layer.send_request(msg, flow, now)?;
+                if invite {
+                    // §16.6 step 11
+                    let c = self.layer.config().timers.timer_c;
+                    self.set_timer_c(&ckey, TimerC::Running(now + c));
+                }
                 self.up.insert(ckey.clone(), skey.clone());
                 self.down.insert(skey.clone(), ckey);
             }
@@ -170,6 +257,7 @@ impl StatefulProxy {
                 TxEvent::Failed { key, failure } => self.on_failed(key, failure, now),
                 TxEvent::Terminated { key } => match key {
                     TxKey::Client(c) => {
+                        self.timer_c.remove(&c);
                         if let Some(s) = self.up.remove(&c) {
                             if self.down.get(&s) == Some(&c) {
                                 self.down.remove(&s);
@@ -218,15 +306,21 @@ impl StatefulProxy {
         if let Ok(resp) = crate::ua::response(&msg, status, reason, None).build() {
             let _ = self.layer.send_response(&key, &resp, now);
         }
-        let Some(ckey) = pending else { return };
-        let Some(ctx) = self.layer.client(&ckey) else {
+        if let Some(ckey) = pending {
+            self.cancel_branch(&ckey, now);
+        }
+    }
+
+    /// Sends a CANCEL for the INVITE branch `ckey` if it is in Proceeding (§9.1, §16.10).
+    fn cancel_branch(&mut self, ckey: &ClientKey, now: Instant) {
+        let Some(ctx) = self.layer.client(ckey) else {
             return;
         };
         if ctx.state() != crate::transaction::ClientState::Proceeding {
             // §9.1: CANCEL only after a provisional response; the final response ends it anyway
             return;
         }
-        let Some(flow) = self.layer.client_flow(&ckey) else {
+        let Some(flow) = self.layer.client_flow(ckey) else {
             return;
         };
         if let Ok(cancel) = build_cancel(ctx.request()) {
@@ -242,7 +336,18 @@ impl StatefulProxy {
             // response to a CANCEL we generated: consumed here
             return;
         };
-        if msg.status() == Some(100) {
+        let status = msg.status().unwrap_or(0);
+        if let Some(TimerC::Running(_)) = self.timer_c.get(ckey) {
+            if (101..200).contains(&status) {
+                // §16.7 step 2: reset Timer C
+                let c = self.layer.config().timers.timer_c;
+                self.set_timer_c(ckey, TimerC::Running(now + c));
+            }
+        }
+        if status >= 200 {
+            self.timer_c.remove(ckey);
+        }
+        if status == 100 {
             return; // hop by hop (§16.7 step 5)
         }
         match strip_own_via(&msg, &self.cfg) {
@@ -265,7 +370,14 @@ impl StatefulProxy {
 
     fn on_failed(&mut self, key: TxKey, failure: Failure, now: Instant) {
         let TxKey::Client(ckey) = key else { return };
-        let Some(skey) = self.up.get(&ckey).cloned() else {
+        self.timer_c.remove(&ckey);
+        self.answer_upstream(&ckey, failure, now);
+    }
+
+    /// Answers the server transaction of branch `ckey` with 408/503 unless it has a final
+    /// response already.
+    fn answer_upstream(&mut self, ckey: &ClientKey, failure: Failure, now: Instant) {
+        let Some(skey) = self.up.get(ckey).cloned() else {
             return;
         };
         let Some(stx) = self.layer.server(&skey) else {

@@ -7,7 +7,7 @@
 use super::{
     ClientKey, ClientTransaction, Failure, ServerKey, ServerTransaction, TimerConfig, TxOutput,
 };
-use crate::flow::{response_flow, Flow, Transport};
+use crate::flow::{connection_fallback, response_flow, Flow, Transport};
 use crate::{Error, Result};
 use bytes::Bytes;
 use sip::{Editor, Message, Method};
@@ -117,6 +117,8 @@ struct ServerEntry {
     flow: Flow,
     /// Where responses go (§18.2.2).
     reply: Flow,
+    /// Where they go once the request's TCP/TLS connection failed (§18.2.2), until used.
+    fallback: Option<Flow>,
 }
 
 /// All transactions of one endpoint.
@@ -126,7 +128,15 @@ pub struct TransactionLayer {
     servers: HashMap<ServerKey, ServerEntry>,
     timers: BinaryHeap<Reverse<(Instant, TxKey)>>,
     events: VecDeque<TxEvent>,
+    /// §18.2.2 fallbacks of server transactions that ended on their final response before the
+    /// driver could report that the connection was gone (a reliable non-INVITE ends at once):
+    /// (fallback flow, last response), the most recent [`RECENT_FALLBACKS`] kept.
+    recent: HashMap<ServerKey, (Flow, Bytes)>,
+    recent_order: VecDeque<ServerKey>,
 }
+
+/// How many ended server transactions keep their §18.2.2 fallback (bounded memory).
+pub const RECENT_FALLBACKS: usize = 4096;
 
 impl TransactionLayer {
     /// An empty layer.
@@ -137,6 +147,8 @@ impl TransactionLayer {
             servers: HashMap::new(),
             timers: BinaryHeap::new(),
             events: VecDeque::new(),
+            recent: HashMap::new(),
+            recent_order: VecDeque::new(),
         }
     }
 
@@ -234,12 +246,27 @@ impl TransactionLayer {
                     self.clients.remove(k);
                 }
                 TxKey::Server(k) => {
-                    self.servers.remove(k);
+                    if let Some(e) = self.servers.remove(k) {
+                        if let (Some(fb), Some(data)) = (e.fallback, e.tx.last_response()) {
+                            self.remember_fallback(k.clone(), fb, data.clone());
+                        }
+                    }
                 }
             }
             self.events.push_back(TxEvent::Terminated { key });
         } else {
             self.arm(key);
+        }
+    }
+
+    fn remember_fallback(&mut self, key: ServerKey, fallback: Flow, data: Bytes) {
+        if self.recent.insert(key.clone(), (fallback, data)).is_none() {
+            self.recent_order.push_back(key);
+        }
+        while self.recent_order.len() > RECENT_FALLBACKS {
+            if let Some(old) = self.recent_order.pop_front() {
+                self.recent.remove(&old);
+            }
         }
     }
 
@@ -287,14 +314,26 @@ impl TransactionLayer {
             return Ok(());
         }
         let reply = response_flow(&msg, &flow)?;
+        let fallback = if flow.conn.is_some() {
+            connection_fallback(&msg, &flow)
+        } else {
+            None
+        };
         let (tx, outs) = ServerTransaction::new(
             msg.clone(),
             flow.transport.is_reliable(),
             self.cfg.timers,
             now,
         );
-        self.servers
-            .insert(key.clone(), ServerEntry { tx, flow, reply });
+        self.servers.insert(
+            key.clone(),
+            ServerEntry {
+                tx,
+                flow,
+                reply,
+                fallback,
+            },
+        );
         self.events.push_back(TxEvent::Request {
             key: key.clone(),
             msg,
@@ -356,7 +395,10 @@ impl TransactionLayer {
         });
     }
 
-    /// The transport could not send for `key` (§17.1.1.2, §17.1.2.2, §17.2.4).
+    /// The transport could not send for `key` (§17.1.1.2, §17.1.2.2, §17.2.4). For a server
+    /// transaction whose request came on a TCP/TLS connection, the first failure is not final:
+    /// the last response is sent again on a new connection to the Via sent-by (§18.2.2,
+    /// [`connection_fallback`]), and responses keep going there; a failure there ends it.
     pub fn on_transport_error(&mut self, key: &TxKey) {
         match key {
             TxKey::Client(k) => {
@@ -368,9 +410,28 @@ impl TransactionLayer {
             }
             TxKey::Server(k) => {
                 if let Some(e) = self.servers.get_mut(k) {
+                    if let Some(fb) = e.fallback.take() {
+                        if let Some(data) = e.tx.last_response().cloned() {
+                            e.reply = fb;
+                            self.events.push_back(TxEvent::Transmit {
+                                key: Some(key.clone()),
+                                flow: fb,
+                                data,
+                            });
+                            return;
+                        }
+                    }
                     let flow = e.reply;
                     let outs = e.tx.on_transport_error();
                     self.apply(key.clone(), flow, outs, None);
+                } else if let Some((fb, data)) = self.recent.remove(k) {
+                    // already ended on its final response: send that on a new connection
+                    self.recent_order.retain(|x| x != k);
+                    self.events.push_back(TxEvent::Transmit {
+                        key: None,
+                        flow: fb,
+                        data,
+                    });
                 }
             }
         }

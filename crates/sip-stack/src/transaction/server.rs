@@ -41,6 +41,8 @@ pub struct ServerTransaction {
     timeout: Option<Instant>,
     /// Timer I, J or L.
     linger: Option<Instant>,
+    /// [`Timer::Unanswered`]: no final response from the user yet.
+    unanswered: Option<Instant>,
 }
 
 impl ServerTransaction {
@@ -50,7 +52,7 @@ impl ServerTransaction {
         request: Message,
         reliable: bool,
         cfg: TimerConfig,
-        _now: Instant,
+        now: Instant,
     ) -> (Self, Vec<TxOutput>) {
         let kind = match request.method() {
             Some(Method::Invite) => TxKind::Invite,
@@ -71,6 +73,12 @@ impl ServerTransaction {
             retransmit: None,
             timeout: None,
             linger: None,
+            unanswered: Some(
+                now + match kind {
+                    TxKind::Invite => cfg.unanswered_invite,
+                    TxKind::NonInvite => cfg.unanswered_non_invite(),
+                },
+            ),
         };
         let mut out = Vec::new();
         if kind == TxKind::Invite {
@@ -98,6 +106,11 @@ impl ServerTransaction {
     /// The request that created the transaction.
     pub fn request(&self) -> &Message {
         &self.request
+    }
+
+    /// The last response sent (what a retransmission resends).
+    pub fn last_response(&self) -> Option<&Bytes> {
+        self.last_response.as_ref()
     }
 
     /// Status of the last response sent.
@@ -132,15 +145,23 @@ impl ServerTransaction {
             };
             v.push((t, at));
         }
+        if let Some(at) = self.unanswered {
+            v.push((Timer::Unanswered, at));
+        }
         v
     }
 
     /// The earliest armed timer.
     pub fn next_timeout(&self) -> Option<Instant> {
-        [self.retransmit.map(|r| r.0), self.timeout, self.linger]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.retransmit.map(|r| r.0),
+            self.timeout,
+            self.linger,
+            self.unanswered,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     fn terminate(&mut self, out: &mut Vec<TxOutput>) {
@@ -148,6 +169,7 @@ impl ServerTransaction {
         self.retransmit = None;
         self.timeout = None;
         self.linger = None;
+        self.unanswered = None;
         out.push(TxOutput::Terminated);
     }
 
@@ -203,8 +225,12 @@ impl ServerTransaction {
         self.last_status = Some(code);
         if code < 200 {
             self.state = ServerState::Proceeding;
+            if self.kind == TxKind::Invite {
+                self.unanswered = Some(now + self.cfg.unanswered_invite);
+            }
             return out;
         }
+        self.unanswered = None;
         self.to_tag = resp.to().ok().and_then(|t| t.tag().map(str::to_string));
         match self.kind {
             TxKind::Invite if code < 300 => {
@@ -241,6 +267,29 @@ impl ServerTransaction {
         if self.timeout.is_some_and(|t| t <= now) {
             out.push(TxOutput::Failed(Failure::Timeout));
             self.terminate(&mut out);
+            return out;
+        }
+        if self.unanswered.is_some_and(|t| t <= now) {
+            self.unanswered = None;
+            out.push(TxOutput::Failed(Failure::Timeout));
+            match self.kind {
+                // the user never answered: 408 (then Completed as for any final response)
+                TxKind::Invite => {
+                    let tag = crate::ua::new_tag();
+                    if let Ok(resp) = MessageBuilder::response_to(
+                        &self.request,
+                        408,
+                        "Request Timeout",
+                        Some(&tag),
+                    )
+                    .build()
+                    {
+                        out.extend(self.send_response(&resp, now));
+                    }
+                }
+                // RFC 4320 §4.2: no 408 to a non-INVITE; the client has given up anyway
+                TxKind::NonInvite => self.terminate(&mut out),
+            }
             return out;
         }
         if let Some((at, interval)) = self.retransmit {

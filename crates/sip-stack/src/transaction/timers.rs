@@ -14,6 +14,13 @@ pub struct TimerConfig {
     pub t4: Duration,
     /// Timer D on unreliable transports (default and minimum per §17.1.1.2: 32 s).
     pub timer_d: Duration,
+    /// Timer C of a proxy's INVITE client transactions (RFC 3261 §16.6 step 11: "MUST be larger
+    /// than 3 minutes"; default 181 s). Reset by every 101–199 response (§16.7 step 2).
+    pub timer_c: Duration,
+    /// How long an INVITE server transaction waits for its user's final response before it
+    /// answers 408 itself (policy, see [`Timer::Unanswered`]; default 240 s, i.e. after a
+    /// proxy's Timer C + the 64·T1 CANCEL wait). Restarted by every provisional the user sends.
+    pub unanswered_invite: Duration,
 }
 
 impl Default for TimerConfig {
@@ -23,6 +30,8 @@ impl Default for TimerConfig {
             t2: Duration::from_secs(4),
             t4: Duration::from_secs(5),
             timer_d: Duration::from_secs(32),
+            timer_c: Duration::from_secs(181),
+            unanswered_invite: Duration::from_secs(240),
         }
     }
 }
@@ -31,6 +40,13 @@ impl TimerConfig {
     /// 64·T1: Timers B, F, H, and J on unreliable transports.
     pub fn t1x64(&self) -> Duration {
         self.t1.saturating_mul(64)
+    }
+
+    /// How long a non-INVITE server transaction waits for its user's final response before it
+    /// is dropped silently: 64·T1 + T4 (the client's Timer F has fired by then; RFC 4320 §4.2
+    /// forbids a 408 to a non-INVITE request).
+    pub fn unanswered_non_invite(&self) -> Duration {
+        self.t1x64().saturating_add(self.t4)
     }
 }
 
@@ -61,4 +77,12 @@ pub enum Timer {
     L,
     /// Wait time for 2xx retransmissions (INVITE client, Accepted; RFC 6026).
     M,
+    /// Proxy INVITE client transaction in Proceeding (RFC 3261 §16.6 step 11, §16.8); kept by
+    /// [`crate::proxy::StatefulProxy`], not by the transaction itself.
+    C,
+    /// Server transaction whose user never sent a final response (policy, not in RFC 3261):
+    /// INVITE → 408 sent by the transaction ([`TimerConfig::unanswered_invite`]); non-INVITE →
+    /// terminated without a response ([`TimerConfig::unanswered_non_invite`]). Either way the
+    /// user gets `Failed(Timeout)`.
+    Unanswered,
 }

@@ -15,7 +15,7 @@ pub use misc::{
 };
 pub use name_addr::{Contact, NameAddr};
 pub use security::SecurityMechanism;
-pub use via::Via;
+pub use via::{Via, MAGIC_COOKIE};
 
 use crate::error::{Error, Result};
 use crate::text::Text;
