@@ -4,11 +4,9 @@
 //! (`CLOCK_THREAD_CPUTIME_ID`), which stays meaningful on a shared, overloaded build machine where
 //! wall time mostly measures the other processes.
 
-use std::time::Duration;
-
 use bytes::{Bytes, BytesMut};
-use criterion::measurement::{Measurement, ValueFormatter};
-use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use criterion::measurement::Measurement;
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use cx::{
     scheme, AnswerCommon, CxMessage, CxResult, MultimediaAuthAnswer, MultimediaAuthRequest,
     RequestCommon, SecretBytes, SipAuthDataItem,
@@ -61,71 +59,7 @@ fn maa() -> MultimediaAuthAnswer {
     }
 }
 
-/// The calling thread's CPU time.
-fn thread_cpu() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime only writes the timespec we pass.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
-
-/// Criterion measurement of thread CPU time.
-struct ThreadCpu;
-
-struct NanosFormatter;
-
-impl ValueFormatter for NanosFormatter {
-    fn scale_values(&self, typical: f64, values: &mut [f64]) -> &'static str {
-        let (factor, unit) = if typical < 1e3 {
-            (1.0, "ns (cpu)")
-        } else if typical < 1e6 {
-            (1e-3, "µs (cpu)")
-        } else {
-            (1e-6, "ms (cpu)")
-        };
-        values.iter_mut().for_each(|v| *v *= factor);
-        unit
-    }
-    fn scale_throughputs(
-        &self,
-        _typical: f64,
-        _t: &Throughput,
-        values: &mut [f64],
-    ) -> &'static str {
-        values.iter_mut().for_each(|v| *v = 1e9 / *v);
-        "elem/s (cpu)"
-    }
-    fn scale_for_machines(&self, _values: &mut [f64]) -> &'static str {
-        "ns"
-    }
-}
-
-impl Measurement for ThreadCpu {
-    type Intermediate = Duration;
-    type Value = Duration;
-    fn start(&self) -> Duration {
-        thread_cpu()
-    }
-    fn end(&self, i: Duration) -> Duration {
-        thread_cpu().saturating_sub(i)
-    }
-    fn add(&self, a: &Duration, b: &Duration) -> Duration {
-        *a + *b
-    }
-    fn zero(&self) -> Duration {
-        Duration::ZERO
-    }
-    fn to_f64(&self, v: &Duration) -> f64 {
-        v.as_nanos() as f64
-    }
-    fn formatter(&self) -> &dyn ValueFormatter {
-        &NanosFormatter
-    }
-}
+use benchkit::ThreadCpuTime as ThreadCpu;
 
 fn bench<M: Measurement + 'static>(c: &mut Criterion<M>, suffix: &str) {
     let (mar, maa) = (mar(), maa());

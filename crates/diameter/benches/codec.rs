@@ -6,7 +6,7 @@
 //! clock also counts the time other processes hold the CPU; the CPU-time figures do not.
 
 use bytes::{Bytes, BytesMut};
-use criterion::measurement::{Measurement, ValueFormatter, WallTime};
+use criterion::measurement::Measurement;
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use diameter::avp_code as c;
 use diameter::{Avp, AvpSlice, Message, APP_CX, VENDOR_3GPP};
@@ -62,58 +62,7 @@ fn read_fields(m: &Message) -> usize {
     n
 }
 
-#[repr(C)]
-struct Timespec {
-    tv_sec: i64,
-    tv_nsec: i64,
-}
-
-extern "C" {
-    fn clock_gettime(clock: i32, ts: *mut Timespec) -> i32;
-}
-
-/// CLOCK_THREAD_CPUTIME_ID on Linux.
-const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
-
-/// CPU time of the calling thread, in nanoseconds (clock_gettime(CLOCK_THREAD_CPUTIME_ID)).
-fn thread_cpu_ns() -> u64 {
-    let mut ts = Timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec; the call only writes it.
-    let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
-/// Criterion measurement of thread CPU time.
-struct CpuTime;
-
-static WALL: WallTime = WallTime;
-
-impl Measurement for CpuTime {
-    type Intermediate = u64;
-    type Value = u64;
-    fn start(&self) -> u64 {
-        thread_cpu_ns()
-    }
-    fn end(&self, i: u64) -> u64 {
-        thread_cpu_ns().saturating_sub(i)
-    }
-    fn add(&self, a: &u64, b: &u64) -> u64 {
-        a + b
-    }
-    fn zero(&self) -> u64 {
-        0
-    }
-    fn to_f64(&self, v: &u64) -> f64 {
-        *v as f64
-    }
-    fn formatter(&self) -> &dyn ValueFormatter {
-        WALL.formatter()
-    }
-}
+use benchkit::ThreadCpuTime as CpuTime;
 
 fn bench<M: Measurement + 'static>(c: &mut Criterion<M>, prefix: &str) {
     let m = mar_like();

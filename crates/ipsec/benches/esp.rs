@@ -5,53 +5,14 @@
 //! `cargo bench -p ipsec --bench esp -- --warm-up-time 1 --measurement-time 3`
 
 use aka::{Ck, Ik};
-use criterion::measurement::{Measurement, ValueFormatter, WallTime};
+use criterion::measurement::Measurement;
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use ipsec::packet::{build_ip_packet, build_udp, open_ip_packet, seal_ip_packet_full};
 use ipsec::{
     EncryptionAlg, Endpoint, ImsSaSet, InboundSa, IntegrityAlg, OutboundSa, SaKeys, SaTable,
 };
 
-/// CPU time consumed by the calling thread (`CLOCK_THREAD_CPUTIME_ID`).
-struct ThreadCpu;
-
-fn thread_cpu_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
-static WALL: WallTime = WallTime;
-
-impl Measurement for ThreadCpu {
-    type Intermediate = u64;
-    type Value = u64;
-
-    fn start(&self) -> u64 {
-        thread_cpu_ns()
-    }
-    fn end(&self, start: u64) -> u64 {
-        thread_cpu_ns().saturating_sub(start)
-    }
-    fn add(&self, a: &u64, b: &u64) -> u64 {
-        a + b
-    }
-    fn zero(&self) -> u64 {
-        0
-    }
-    fn to_f64(&self, v: &u64) -> f64 {
-        *v as f64
-    }
-    fn formatter(&self) -> &dyn ValueFormatter {
-        // Values are nanoseconds, like wall time's.
-        WALL.formatter()
-    }
-}
+use benchkit::ThreadCpuTime as ThreadCpu;
 
 const PAIRS: [(IntegrityAlg, EncryptionAlg); 6] = [
     (IntegrityAlg::HmacSha1_96, EncryptionAlg::AesCbc),
