@@ -12,10 +12,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use cx::{AnyCx, CxMessage};
+use testkit::pcap::Pcap;
 
 /// Wireshark's PI_WARN severity (epan/proto.h): expert items at or above it fail the test.
 const PI_WARN: u32 = 0x0060_0000;
-const CLIENT_PORT: u16 = 40_001;
 const DIAMETER_PORT: u16 = 3868;
 
 fn tshark(args: &[&str]) -> String {
@@ -33,105 +33,14 @@ fn tshark(args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("tshark prints UTF-8")
 }
 
-fn checksum(data: &[u8], initial: u32) -> u16 {
-    let mut sum = initial;
-    for chunk in data.chunks(2) {
-        let word = u16::from_be_bytes([chunk[0], *chunk.get(1).unwrap_or(&0)]);
-        sum += u32::from(word);
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
-/// A TCP/IPv4/Ethernet frame.
-fn frame(from_client: bool, seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
-    let (src_ip, dst_ip) = if from_client {
-        ([127, 0, 0, 1], [127, 0, 0, 2])
-    } else {
-        ([127, 0, 0, 2], [127, 0, 0, 1])
-    };
-    let (sport, dport) = if from_client {
-        (CLIENT_PORT, DIAMETER_PORT)
-    } else {
-        (DIAMETER_PORT, CLIENT_PORT)
-    };
-    let mut tcp = Vec::with_capacity(20 + payload.len());
-    tcp.extend_from_slice(&sport.to_be_bytes());
-    tcp.extend_from_slice(&dport.to_be_bytes());
-    tcp.extend_from_slice(&seq.to_be_bytes());
-    tcp.extend_from_slice(&ack.to_be_bytes());
-    tcp.push(5 << 4); // data offset 5 words
-    tcp.push(flags);
-    tcp.extend_from_slice(&65535u16.to_be_bytes()); // window
-    tcp.extend_from_slice(&[0, 0, 0, 0]); // checksum, urgent
-    tcp.extend_from_slice(payload);
-    let mut pseudo = Vec::new();
-    pseudo.extend_from_slice(&src_ip);
-    pseudo.extend_from_slice(&dst_ip);
-    pseudo.extend_from_slice(&[0, 6]);
-    pseudo.extend_from_slice(&(tcp.len() as u16).to_be_bytes());
-    pseudo.extend_from_slice(&tcp);
-    let c = checksum(&pseudo, 0);
-    tcp[16..18].copy_from_slice(&c.to_be_bytes());
-
-    let mut ip = vec![0x45, 0];
-    ip.extend_from_slice(&((20 + tcp.len()) as u16).to_be_bytes());
-    ip.extend_from_slice(&[0, 1, 0x40, 0, 64, 6, 0, 0]); // id, DF, TTL 64, TCP
-    ip.extend_from_slice(&src_ip);
-    ip.extend_from_slice(&dst_ip);
-    let c = checksum(&ip, 0);
-    ip[10..12].copy_from_slice(&c.to_be_bytes());
-
-    let mut eth = if from_client {
-        vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1]
-    } else {
-        vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2]
-    };
-    eth.extend_from_slice(&[0x08, 0x00]);
-    eth.extend_from_slice(&ip);
-    eth.extend_from_slice(&tcp);
-    eth
-}
-
-const SYN: u8 = 0x02;
-const ACK: u8 = 0x10;
-const PSH_ACK: u8 = 0x18;
-
-/// Writes a pcap of one TCP connection: handshake, then each (from_client, payload) as a segment.
+/// Writes a pcap of one TCP connection to the Diameter port: handshake, then each
+/// (from_client, payload) as a segment.
 fn write_pcap(path: &Path, messages: &[(bool, Vec<u8>)]) {
-    let mut frames = Vec::new();
-    let (mut cseq, mut sseq) = (1000u32, 5000u32);
-    frames.push(frame(true, cseq, 0, SYN, &[]));
-    cseq += 1;
-    frames.push(frame(false, sseq, cseq, SYN | ACK, &[]));
-    sseq += 1;
-    frames.push(frame(true, cseq, sseq, ACK, &[]));
+    let mut p = Pcap::new(DIAMETER_PORT);
     for (from_client, payload) in messages {
-        if *from_client {
-            frames.push(frame(true, cseq, sseq, PSH_ACK, payload));
-            cseq += payload.len() as u32;
-        } else {
-            frames.push(frame(false, sseq, cseq, PSH_ACK, payload));
-            sseq += payload.len() as u32;
-        }
+        p.send(*from_client, payload);
     }
-    let mut out = Vec::new();
-    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&4u16.to_le_bytes());
-    out.extend_from_slice(&[0; 8]); // thiszone, sigfigs
-    out.extend_from_slice(&262_144u32.to_le_bytes()); // snaplen
-    out.extend_from_slice(&1u32.to_le_bytes()); // LINKTYPE_ETHERNET
-    for (i, f) in frames.iter().enumerate() {
-        out.extend_from_slice(&(1_700_000_000u32 + i as u32).to_le_bytes());
-        out.extend_from_slice(&0u32.to_le_bytes());
-        out.extend_from_slice(&(f.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(f.len() as u32).to_le_bytes());
-        out.extend_from_slice(f);
-    }
-    std::fs::write(path, out).expect("write pcap");
+    std::fs::write(path, p.finish()).expect("write pcap");
 }
 
 fn tmp(name: &str) -> PathBuf {

@@ -7,10 +7,10 @@ use std::net::IpAddr;
 use std::process::Command;
 use std::time::{Duration, UNIX_EPOCH};
 
-use common::pcap::Pcap;
 use common::*;
 use diameter::avp_code as c;
 use diameter::{result_code as rc, Avp, Error, LocalIdentity, Message, VENDOR_3GPP};
+use testkit::pcap::Pcap;
 
 fn tshark(args: &[&str]) -> String {
     let out = Command::new("tshark")

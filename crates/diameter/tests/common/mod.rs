@@ -1,8 +1,6 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-pub mod pcap;
-
 use std::net::SocketAddr;
 use std::time::Duration;
 

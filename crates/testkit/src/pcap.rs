@@ -1,4 +1,4 @@
-//! A minimal pcap writer: Ethernet/IPv4/TCP frames carrying a TCP conversation on port 3868, so
+//! A minimal pcap writer: Ethernet/IPv4/TCP frames carrying one TCP conversation (e.g. Diameter on 3868), so
 //! tshark can decode what we encode.
 
 use std::net::Ipv4Addr;
