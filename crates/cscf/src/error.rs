@@ -46,4 +46,41 @@ pub enum CscfError {
     /// File-system error (creating the data directory).
     #[error("registration store I/O error: {0}")]
     Io(#[from] std::io::Error),
+    /// A Cx request got no answer in time (transport failure, not an answer).
+    #[error("{command}: no Diameter answer in time")]
+    DiameterTimeout {
+        /// The command sent (`UAR`, `MAR`, `SAR`, `LIR`).
+        command: &'static str,
+    },
+    /// A Cx request could not be delivered: no open peer, no route, connection lost (transport
+    /// failure, not an answer).
+    #[error("{command}: Diameter request not delivered: {source}")]
+    DiameterUnavailable {
+        /// The command sent.
+        command: &'static str,
+        /// Why.
+        source: diameter::Error,
+    },
+    /// The peer answered, but with a message we cannot decode as the expected Cx answer.
+    #[error("{command}: undecodable Diameter answer: {source}")]
+    DiameterBadAnswer {
+        /// The command sent.
+        command: &'static str,
+        /// The decoding error.
+        source: cx::CxError,
+    },
+    /// A configuration value is unusable (names the key and the reason).
+    #[error("configuration: {0}")]
+    Config(String),
+}
+
+impl CscfError {
+    /// Whether this is a Diameter transport failure (timeout or not delivered): no answer at
+    /// all, so the HSS may be fine and the request worth retrying elsewhere.
+    pub fn is_diameter_transport(&self) -> bool {
+        matches!(
+            self,
+            Self::DiameterTimeout { .. } | Self::DiameterUnavailable { .. }
+        )
+    }
 }

@@ -3,7 +3,8 @@
 //! to the HSS `CxServer` on SQLite. Throughput = MAA per second.
 //!
 //! Variants: `sqlite_full` (one SQN commit per MAR, group commit, `synchronous = FULL`) and
-//! `sqlite_full_blocks64` (SQN block reservation, 64 per commit, `synchronous = FULL`). After each
+//! `hss_default` (the HSS as [`hss::server::Hss::start`] runs it with the default configuration:
+//! SQLite `synchronous = FULL`, SQN block reservation of 64 on). After each
 //! variant the process CPU time (user + system, `/proc/self/stat`) per MAR over all timed
 //! iterations is printed; client and server share this process, so it covers both ends.
 //!
@@ -17,7 +18,8 @@ use cx::{CxMessage, MultimediaAuthRequest, RequestCommon, SipAuthDataItem};
 use diameter::{AppId, EngineConfig, LocalIdentity, Message, Node, NodeConfig, PeerConfig};
 use hss::cx_server::{CxServer, CxServerConfig};
 use hss::provision::demo::{demo_imsi, provision_demo, DEMO_REALM};
-use hss::store::{SqlStore, SqliteSync, SqnBlockConfig, StoreConfig};
+use hss::server::{Hss, HssConfig};
+use hss::store::{SqlStore, SqliteSync, StoreConfig};
 
 const BATCH: usize = 256;
 const SUBSCRIBERS: u64 = 100;
@@ -64,49 +66,64 @@ fn mar(i: u64) -> Message {
     .to_message()
 }
 
+/// The HSS under test: the whole [`Hss`] or a bare `CxServer` node.
+enum Server {
+    Hss(Hss),
+    Node(Node),
+}
+
 fn bench_mar(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let mut g = c.benchmark_group("mar_round_trip");
     g.throughput(Throughput::Elements(BATCH as u64));
     g.sample_size(10);
-    for (name, sync, blocks) in [
-        ("sqlite_full", SqliteSync::Full, None),
-        (
-            "sqlite_full_blocks64",
-            SqliteSync::Full,
-            Some(SqnBlockConfig::default()),
-        ),
-    ] {
+    for name in ["sqlite_full", "hss_default"] {
         let dir = std::env::temp_dir().join(format!("hss_bench_mar_{name}_{}", std::process::id()));
-        let (hss, client) = rt.block_on(async {
-            let store = SqlStore::open(&StoreConfig::Sqlite {
-                path: dir.join("hss.sqlite"),
-                synchronous: sync,
-            })
-            .await
-            .expect("store");
-            let store = match blocks {
-                Some(b) => store.with_sqn_blocks(b).expect("blocks"),
-                None => store,
-            };
-            provision_demo(&store, 1, SUBSCRIBERS)
-                .await
-                .expect("provision");
-            let server = Arc::new(CxServer::new(
-                Arc::new(store),
-                CxServerConfig {
+        let (server, client) = rt.block_on(async {
+            let server = if name == "hss_default" {
+                let hss = Hss::start(HssConfig {
                     origin_host: "hss.ims.example".into(),
                     origin_realm: "ims.example".into(),
-                    home_networks: vec!["ims.example".into()],
-                },
-            ));
-            let hss = server
-                .start(node_cfg("hss.ims.example", true, vec![]))
+                    diameter_listen: "127.0.0.1:0".parse().expect("addr"),
+                    data_dir: dir.clone(),
+                    ..HssConfig::default()
+                })
                 .await
-                .expect("hss node");
+                .expect("hss");
+                hss.provision_demo(SUBSCRIBERS).await.expect("provision");
+                Server::Hss(hss)
+            } else {
+                let store = SqlStore::open(&StoreConfig::Sqlite {
+                    path: dir.join("hss.sqlite"),
+                    synchronous: SqliteSync::Full,
+                })
+                .await
+                .expect("store");
+                provision_demo(&store, 1, SUBSCRIBERS)
+                    .await
+                    .expect("provision");
+                let server = Arc::new(CxServer::new(
+                    Arc::new(store),
+                    CxServerConfig {
+                        origin_host: "hss.ims.example".into(),
+                        origin_realm: "ims.example".into(),
+                        home_networks: vec!["ims.example".into()],
+                    },
+                ));
+                Server::Node(
+                    server
+                        .start(node_cfg("hss.ims.example", true, vec![]))
+                        .await
+                        .expect("hss node"),
+                )
+            };
+            let addr = match &server {
+                Server::Hss(h) => h.local_addrs().diameter,
+                Server::Node(n) => n.local_addr().expect("listening"),
+            };
             let peers = vec![PeerConfig {
                 host: "hss.ims.example".into(),
-                addr: hss.local_addr(),
+                addr: Some(addr),
                 connect: true,
             }];
             let client = Node::start(
@@ -119,7 +136,7 @@ fn bench_mar(c: &mut Criterion) {
                 .wait_open("hss.ims.example", Duration::from_secs(10))
                 .await
                 .expect("open");
-            (hss, client)
+            (server, client)
         });
         let mut i = 0u64;
         let mut cpu = Duration::ZERO;
@@ -152,7 +169,10 @@ fn bench_mar(c: &mut Criterion) {
         }
         rt.block_on(async {
             client.shutdown().await;
-            hss.shutdown().await;
+            match server {
+                Server::Hss(h) => h.shutdown().await,
+                Server::Node(n) => n.shutdown().await,
+            }
         });
         let _ = std::fs::remove_dir_all(&dir);
     }

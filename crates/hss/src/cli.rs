@@ -1,8 +1,10 @@
 //! `imscore subscriber …`: provisioning commands on the embedded database (`--data-dir`) or on
 //! PostgreSQL (`--db URL`). The binary flattens [`SubscriberCmd`] and calls [`run`].
 //!
-//! `deregister` (network-initiated de-registration, an RTR from the Cx server) is not here yet:
-//! it needs the Cx server.
+//! `deregister` asks a running HSS (its REST API, `--api URL --token T`) to de-register the user
+//! with an RTR to the S-CSCF (TS 29.228 §6.1.3). When no HSS answers there (or `--api` is not
+//! given) it de-registers administratively in the database — identities NOT_REGISTERED, S-CSCF
+//! name cleared — and says that no RTR was sent.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -76,6 +78,25 @@ pub enum SubscriberAction {
     Delete(KeyArg),
     /// Provision the demo subscribers (IMSI 00101000000000N) in one transaction.
     Demo(DemoArgs),
+    /// De-register a subscription (by id, IMPI or IMPU): an RTR through a running HSS's REST API
+    /// if one is reachable, else an administrative de-registration in the database (no RTR).
+    Deregister(DeregisterArgs),
+}
+
+/// `deregister` options.
+#[derive(Debug, Args)]
+pub struct DeregisterArgs {
+    /// Subscription id, IMPI or IMPU.
+    pub key: String,
+    /// Reason text sent in the RTR's Deregistration-Reason (Reason-Info).
+    #[arg(long, default_value = "")]
+    pub reason: String,
+    /// Base URL of a running HSS's REST API (http://host:port); tried first.
+    #[arg(long, value_name = "URL", env = "IMSCORE_HSS_API")]
+    pub api: Option<String>,
+    /// Bearer token of that REST API.
+    #[arg(long, env = "IMSCORE_HSS_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 /// `add` options.
@@ -211,6 +232,17 @@ pub async fn run_with_output(
     if let SubscriberAction::Add(a) = &cmd.action {
         a.to_input().to_subscription()?;
     }
+    if let SubscriberAction::Deregister(d) = &cmd.action {
+        if let Some(api) = &d.api {
+            match deregister_via_api(api, d, out).await? {
+                ApiOutcome::Done => return Ok(()),
+                ApiOutcome::Unreachable(why) => writeln!(
+                    out,
+                    "no HSS REST API reachable at {api} ({why}): de-registering in the database"
+                )?,
+            }
+        }
+    }
     let store = SqlStore::open(&cmd.db.config()?).await?;
     let result = execute(&store, cmd.action, out).await;
     store.close().await;
@@ -331,6 +363,105 @@ async fn execute(
             let n = provision_demo(store, d.first, d.count).await?;
             writeln!(out, "provisioned {n} demo subscribers")?;
         }
+        SubscriberAction::Deregister(d) => {
+            administrative_deregistration(store, &d.key, out).await?;
+        }
     }
+    Ok(())
+}
+
+enum ApiOutcome {
+    Done,
+    Unreachable(String),
+}
+
+/// How long the CLI waits for the HSS to answer (it waits for the S-CSCF's RTA itself).
+const API_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// `POST /api/v1/subscribers/{key}/deregister` on a running HSS: the HSS sends the RTR.
+async fn deregister_via_api(
+    api: &str,
+    d: &DeregisterArgs,
+    out: &mut (dyn Write + Send),
+) -> Result<ApiOutcome, HssError> {
+    use crate::api_client::{encode_segment, post_json, CallError};
+    let path = format!("/api/v1/subscribers/{}/deregister", encode_segment(&d.key));
+    let body = serde_json::json!({ "reason": d.reason }).to_string();
+    let resp = match post_json(api, &path, d.token.as_deref(), body.as_bytes(), API_TIMEOUT).await {
+        Ok(r) => r,
+        Err(CallError::Unreachable(why)) => return Ok(ApiOutcome::Unreachable(why)),
+        Err(CallError::Failed(why)) => return Err(HssError::Api(why)),
+    };
+    let json: serde_json::Value = serde_json::from_slice(&resp.body).unwrap_or_default();
+    if resp.status != 200 {
+        let msg = json
+            .get("error")
+            .and_then(|e| e.as_str())
+            .map(str::to_string)
+            .unwrap_or_else(|| String::from_utf8_lossy(&resp.body).into_owned());
+        return Err(HssError::Api(format!("HTTP {}: {msg}", resp.status)));
+    }
+    let field = |k: &str| json.get(k).cloned().unwrap_or_default();
+    let code = field("result_code").as_u64().unwrap_or(0);
+    let scscf = field("scscf");
+    let ids: Vec<String> = field("public_identities")
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let scscf = scscf.as_str().unwrap_or("?");
+    if (2000..3000).contains(&code) {
+        writeln!(
+            out,
+            "RTR sent to {scscf} for {} (result {code}): de-registered",
+            ids.join(", ")
+        )?;
+        Ok(ApiOutcome::Done)
+    } else {
+        Err(HssError::Api(format!(
+            "RTR sent to {scscf} was refused with result {code}; nothing changed"
+        )))
+    }
+}
+
+/// De-registration without an HSS running: every identity of the subscription NOT_REGISTERED and
+/// the S-CSCF name cleared in the database. No RTR reaches the S-CSCF, which keeps serving its
+/// registrations until they expire.
+async fn administrative_deregistration(
+    store: &SqlStore,
+    key: &str,
+    out: &mut (dyn Write + Send),
+) -> Result<(), HssError> {
+    use crate::model::RegistrationState;
+    let id = store.resolve(key).await?;
+    let sub = store.subscription(&id).await?;
+    let served: Vec<Impu> = sub
+        .public_identities
+        .iter()
+        .filter(|u| u.state != RegistrationState::NotRegistered)
+        .map(|u| u.impu.clone())
+        .collect();
+    if served.is_empty() && sub.scscf.is_none() {
+        writeln!(out, "subscription {id} is not registered: nothing to do")?;
+        return Ok(());
+    }
+    store
+        .set_registration_state(&served, RegistrationState::NotRegistered)
+        .await?;
+    store.set_scscf(&id, None).await?;
+    let names: Vec<String> = served.iter().map(|u| u.to_string()).collect();
+    writeln!(
+        out,
+        "administrative de-registration of subscription {id} in the database: {} set NOT_REGISTERED, S-CSCF {} cleared",
+        if names.is_empty() { "no identity".to_string() } else { names.join(", ") },
+        sub.scscf.as_ref().map(|a| a.server_name.as_str()).unwrap_or("-")
+    )?;
+    writeln!(
+        out,
+        "NO RTR was sent (no running HSS was reached): the S-CSCF still serves the user until its registration expires"
+    )?;
     Ok(())
 }

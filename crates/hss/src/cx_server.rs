@@ -382,12 +382,21 @@ impl CxServer {
         }
     }
 
-    async fn server_capabilities(&self) -> Outcome<ServerCapabilities> {
+    /// Server-Capabilities for a subscription (TS 29.228 §6.7, TS 29.229 §6.3.3): its capability
+    /// set (capability profile) or the default set from the store. Without any capability set, the
+    /// per-S-CSCF capabilities: with one configured S-CSCF its capabilities, with several only
+    /// their names (the I-CSCF prefers them in order).
+    async fn server_capabilities(&self, subscription_id: &str) -> Outcome<ServerCapabilities> {
+        if let Some(set) = self.store.capabilities_for(subscription_id).await? {
+            return Ok(ServerCapabilities {
+                mandatory_capabilities: set.mandatory,
+                optional_capabilities: set.optional,
+                server_names: set.server_names,
+            });
+        }
         let caps = self.store.scscf_capabilities().await?;
         let mut mandatory: Vec<u32> = Vec::new();
         let mut optional: Vec<u32> = Vec::new();
-        // With one configured S-CSCF its capabilities are what the I-CSCF must match; with several,
-        // only their names are given (the I-CSCF prefers them in order).
         if let [only] = caps.as_slice() {
             mandatory.clone_from(&only.mandatory);
             optional.clone_from(&only.optional);
@@ -472,11 +481,20 @@ impl CxServer {
                 }
                 (_, Some(name)) => answer(CxResult::SUCCESS, Some(name), None),
             },
-            UserAuthorizationType::RegistrationAndCapabilities => answer(
-                CxResult::SUCCESS,
-                None,
-                Some(self.server_capabilities().await?),
-            ),
+            // S-CSCF re-selection by the I-CSCF (TS 29.228 §6.1.1.1): capabilities whatever is
+            // assigned, and a new S-CSCF may take the assignment over at its SAR.
+            UserAuthorizationType::RegistrationAndCapabilities => {
+                if rec.scscf.is_some() {
+                    self.store
+                        .set_scscf_reassignment_pending(&rec.subscription_id, true)
+                        .await?;
+                }
+                answer(
+                    CxResult::SUCCESS,
+                    None,
+                    Some(self.server_capabilities(&rec.subscription_id).await?),
+                )
+            }
             _ => match (state, assigned) {
                 (RegistrationState::Registered | RegistrationState::Unregistered, Some(name)) => {
                     answer(exp(X::SubsequentRegistration), Some(name), None)
@@ -485,7 +503,7 @@ impl CxServer {
                 (_, None) => answer(
                     exp(X::FirstRegistration),
                     None,
-                    Some(self.server_capabilities().await?),
+                    Some(self.server_capabilities(&rec.subscription_id).await?),
                 ),
             },
         })
@@ -657,60 +675,119 @@ impl CxServer {
         let want_data =
             r.user_data_already_available != UserDataAlreadyAvailable::UserDataAlreadyAvailable;
         let sat = r.server_assignment_type;
+        // Another S-CSCF holds the assignment (TS 29.228 §8.1: only MAR overwrites it, or a SAR
+        // while the S-CSCF reassignment pending flag is set).
+        let other = sub
+            .scscf
+            .as_ref()
+            .filter(|a| a.server_name != r.server_name);
+        let refused_by_other = |name: &str| {
+            let mut a = answer(exp(X::ErrorIdentityAlreadyRegistered));
+            a.server_name = Some(name.to_string());
+            a
+        };
+        let not_assigned = || {
+            let mut a = answer(CxResult::ResultCode(base::DIAMETER_UNABLE_TO_COMPLY));
+            a.common.error_message = Some("requesting S-CSCF is not the assigned one".into());
+            a
+        };
         use ServerAssignmentType as T;
         let (result, data) = match sat {
-            T::Registration | T::ReRegistration | T::UnregisteredUser => {
-                let state = if sat == T::UnregisteredUser {
-                    RegistrationState::Unregistered
-                } else {
-                    RegistrationState::Registered
-                };
-                if sub.scscf.as_ref() != Some(&me) {
+            // §6.1.2.1: REGISTRATION / RE_REGISTRATION → REGISTERED with this S-CSCF.
+            T::Registration | T::ReRegistration => {
+                if let Some(o) = other {
+                    if !sub.scscf_reassignment_pending {
+                        return Ok(refused_by_other(&o.server_name));
+                    }
+                }
+                if sub.scscf.as_ref() != Some(&me) || sub.scscf_reassignment_pending {
                     self.store.set_scscf(&sub.id, Some(&me)).await?;
                 }
-                self.store.set_registration_state(&targets, state).await?;
+                self.store
+                    .set_registration_state(&targets, RegistrationState::Registered)
+                    .await?;
                 (CxResult::SUCCESS, want_data)
             }
+            // §6.1.2.1: UNREGISTERED_USER → this S-CSCF serves the identities for unregistered
+            // services (state UNREGISTERED); identities already registered stay registered.
+            T::UnregisteredUser => {
+                if let Some(o) = other {
+                    if !sub.scscf_reassignment_pending {
+                        return Ok(refused_by_other(&o.server_name));
+                    }
+                }
+                if sub.scscf.as_ref() != Some(&me) || sub.scscf_reassignment_pending {
+                    self.store.set_scscf(&sub.id, Some(&me)).await?;
+                }
+                let idle: Vec<Impu> = sub
+                    .public_identities
+                    .iter()
+                    .filter(|u| {
+                        targets.contains(&u.impu) && u.state != RegistrationState::Registered
+                    })
+                    .map(|u| u.impu.clone())
+                    .collect();
+                self.store
+                    .set_registration_state(&idle, RegistrationState::Unregistered)
+                    .await?;
+                (CxResult::SUCCESS, want_data)
+            }
+            // §6.1.2.1: the S-CSCF keeps the user data and asks the HSS to keep its name: the
+            // identities become UNREGISTERED (TS 24.228 network-initiated de-registration flow),
+            // the assignment stays.
+            T::TimeoutDeregistrationStoreServerName | T::UserDeregistrationStoreServerName => {
+                if other.is_some() {
+                    return Ok(not_assigned());
+                }
+                if sub.scscf.is_none() {
+                    self.store.set_scscf(&sub.id, Some(&me)).await?;
+                }
+                self.store
+                    .set_registration_state(&targets, RegistrationState::Unregistered)
+                    .await?;
+                (CxResult::SUCCESS, false)
+            }
+            // §6.1.2.1: de-registration → NOT_REGISTERED; the S-CSCF name is cleared once no
+            // identity of the subscription is served any more.
             T::TimeoutDeregistration
             | T::UserDeregistration
             | T::DeregistrationTooMuchData
-            | T::AdministrativeDeregistration
-            | T::TimeoutDeregistrationStoreServerName
-            | T::UserDeregistrationStoreServerName => {
+            | T::AdministrativeDeregistration => {
+                if other.is_some() {
+                    return Ok(not_assigned());
+                }
                 self.store
                     .set_registration_state(&targets, RegistrationState::NotRegistered)
                     .await?;
-                let keep = matches!(
-                    sat,
-                    T::TimeoutDeregistrationStoreServerName | T::UserDeregistrationStoreServerName
-                );
                 let others_served = sub.public_identities.iter().any(|u| {
                     !targets.contains(&u.impu) && u.state != RegistrationState::NotRegistered
                 });
-                if !keep && !others_served {
+                if !others_served && sub.scscf.is_some() {
                     self.store.set_scscf(&sub.id, None).await?;
                 }
                 (CxResult::SUCCESS, false)
             }
+            // §6.1.2.1: authentication failed or timed out → registration state unchanged; the
+            // name stored by the MAR is withdrawn when nothing is registered.
             T::AuthenticationFailure | T::AuthenticationTimeout => {
-                // Only a pending (not registered) assignment is withdrawn.
+                if other.is_some() {
+                    return Ok(not_assigned());
+                }
                 let any_served = sub
                     .public_identities
                     .iter()
                     .any(|u| u.state != RegistrationState::NotRegistered);
-                if !any_served {
+                if !any_served && sub.scscf.is_some() {
                     self.store.set_scscf(&sub.id, None).await?;
                 }
                 (CxResult::SUCCESS, false)
             }
+            // §6.1.2.1: NO_ASSIGNMENT → the profile, for the assigned S-CSCF only; no change.
             T::NoAssignment => {
                 if sub.scscf.as_ref().map(|a| a.server_name.as_str())
                     != Some(r.server_name.as_str())
                 {
-                    let mut a = answer(CxResult::ResultCode(base::DIAMETER_UNABLE_TO_COMPLY));
-                    a.common.error_message =
-                        Some("requesting S-CSCF is not the assigned one".into());
-                    return Ok(a);
+                    return Ok(not_assigned());
                 }
                 (CxResult::SUCCESS, true)
             }
@@ -768,7 +845,7 @@ impl CxServer {
                         None => answer(
                             exp(X::UnregisteredService),
                             None,
-                            Some(self.server_capabilities().await?),
+                            Some(self.server_capabilities(&rec.subscription_id).await?),
                         ),
                     }
                 } else {

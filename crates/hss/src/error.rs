@@ -51,6 +51,10 @@ pub enum HssError {
     /// A Cx exchange the HSS started (RTR) failed: no route or peer, timeout, malformed answer.
     #[error("Cx: {0}")]
     Cx(String),
+    /// A running HSS's REST API answered with an error (HTTP status and its message), or the
+    /// exchange with it broke.
+    #[error("HSS REST API: {0}")]
+    Api(String),
     /// Schema migration failed.
     #[error("schema migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),

@@ -24,8 +24,8 @@ use cx::{
 use diameter::{AppId, EngineConfig, LocalIdentity, Message, Node, NodeConfig, PeerConfig, Timers};
 use hss::cx_server::{CxServer, CxServerConfig};
 use hss::model::{
-    ApplicationServer, DefaultHandling, Impi, InitialFilterCriteria, RegistrationState,
-    ScscfCapabilities, ServiceProfile,
+    ApplicationServer, CapabilitySet, DefaultHandling, Impi, InitialFilterCriteria,
+    RegistrationState, ScscfCapabilities, ServiceProfile,
 };
 use hss::provision::{ImpuInput, SubscriberInput};
 use hss::{SqlStore, SubscriberStore};
@@ -44,6 +44,8 @@ on_both_backends!(
     two_hss_instances_concurrent_mars_unique_sqns,
     restart_next_sqn_newer_and_assignment_kept,
     mar_resync_with_sqn_blocks,
+    uar_server_capabilities_from_capability_sets,
+    sar_each_assignment_type,
 );
 
 fn node_cfg(host: &str, listen: bool, peers: Vec<PeerConfig>) -> NodeConfig {
@@ -774,7 +776,7 @@ async fn sar_and_lir_state_machine(db: &TestDb) {
         CxResult::SUCCESS
     );
     let r = state(alice_u).await;
-    assert_eq!(r.identity.state, RegistrationState::NotRegistered);
+    assert_eq!(r.identity.state, RegistrationState::Unregistered);
     assert_eq!(r.scscf.map(|s| s.server_name), Some(SCSCF.to_string()));
     // …and ADMINISTRATIVE_DEREGISTRATION by User-Name only clears everything.
     sar(&net, Some(alice), &[alice_u], SCSCF, T::Registration).await;
@@ -1071,6 +1073,383 @@ async fn mar_resync_with_sqn_blocks(db: &TestDb) {
             "vector after resync rejected (stale block reused?)"
         );
         assert!(sqn_of(&m, item) >> 5 > seen);
+    }
+    net.stop().await;
+}
+
+const OTHER: &str = "sip:other-scscf.ims.example:6060";
+
+fn caps(m: &[u32], o: &[u32], names: &[&str]) -> cx::ServerCapabilities {
+    cx::ServerCapabilities {
+        mandatory_capabilities: m.to_vec(),
+        optional_capabilities: o.to_vec(),
+        server_names: names.iter().map(|n| n.to_string()).collect(),
+    }
+}
+
+/// UAA Server-Capabilities (TS 29.228 §6.1.1.1, §6.7): built from the store's capability sets — the
+/// subscription's own (capability profile) or the default one — for FIRST_REGISTRATION without an
+/// assigned S-CSCF, and for REGISTRATION_AND_CAPABILITIES even when one is assigned.
+async fn uar_server_capabilities_from_capability_sets(db: &TestDb) {
+    let store = db.open().await;
+    provision(&store).await;
+    let net = Net::start(Arc::new(store.clone()), "hss.ims.example").await;
+    let home = "ims.example";
+    let (bob, bob_u) = ("bob@ims.example", "sip:bob@ims.example");
+    let (carol, carol_u) = ("carol@ims.example", "sip:carol@ims.example");
+
+    // No capability set yet: the per-S-CSCF capabilities (one S-CSCF configured).
+    let a = uar(&net, bob, bob_u, home, U::Registration).await;
+    assert_eq!(a.common.result, x(X::FirstRegistration));
+    assert_eq!(a.server_name, None);
+    assert_eq!(a.server_capabilities, Some(caps(&[1], &[2], &[SCSCF])));
+
+    // A default set and a "gold" profile for carol.
+    let default = CapabilitySet {
+        name: "default".into(),
+        mandatory: vec![10, 11],
+        optional: vec![20],
+        server_names: vec!["sip:s1.ims.example".into(), "sip:s2.ims.example".into()],
+    };
+    store.put_capability_set(&default).await.unwrap();
+    let gold = CapabilitySet {
+        name: "gold".into(),
+        mandatory: vec![99],
+        optional: vec![],
+        server_names: vec!["sip:gold.ims.example".into()],
+    };
+    store.put_capability_set(&gold).await.unwrap();
+    assert!(matches!(
+        store.set_capability_set(carol, Some("platinum")).await,
+        Err(hss::HssError::Invalid { .. })
+    ));
+    assert!(store
+        .put_capability_set(&CapabilitySet {
+            name: "bad".into(),
+            mandatory: vec![],
+            optional: vec![],
+            server_names: vec!["not a uri".into()],
+        })
+        .await
+        .is_err());
+    store.set_capability_set(carol, Some("gold")).await.unwrap();
+    assert_eq!(
+        store.capability_sets().await.unwrap(),
+        vec![default.clone(), gold.clone()]
+    );
+
+    let a = uar(&net, bob, bob_u, home, U::Registration).await;
+    assert_eq!(a.common.result, x(X::FirstRegistration));
+    assert_eq!(
+        a.server_capabilities,
+        Some(caps(
+            &[10, 11],
+            &[20],
+            &["sip:s1.ims.example", "sip:s2.ims.example"]
+        ))
+    );
+    let a = uar(&net, carol, carol_u, home, U::Registration).await;
+    assert_eq!(a.common.result, x(X::FirstRegistration));
+    assert_eq!(
+        a.server_capabilities,
+        Some(caps(&[99], &[], &["sip:gold.ims.example"]))
+    );
+    // LIR for carol (services for the unregistered case, nothing assigned): the same set.
+    let l = lir(&net, carol_u).await;
+    assert_eq!(l.common.result, x(X::UnregisteredService));
+    assert_eq!(
+        l.server_capabilities,
+        Some(caps(&[99], &[], &["sip:gold.ims.example"]))
+    );
+
+    // Assigned and registered: SUBSEQUENT_REGISTRATION with the name, no capabilities …
+    assert_eq!(
+        sar(&net, Some(bob), &[bob_u], SCSCF, T::Registration)
+            .await
+            .common
+            .result,
+        CxResult::SUCCESS
+    );
+    let a = uar(&net, bob, bob_u, home, U::Registration).await;
+    assert_eq!(
+        (
+            a.common.result,
+            a.server_name.as_deref(),
+            a.server_capabilities
+        ),
+        (x(X::SubsequentRegistration), Some(SCSCF), None)
+    );
+    // … but REGISTRATION_AND_CAPABILITIES returns the capabilities anyway (S-CSCF re-selection).
+    let a = uar(&net, bob, bob_u, home, U::RegistrationAndCapabilities).await;
+    assert_eq!(a.common.result, CxResult::SUCCESS);
+    assert_eq!(a.server_name, None);
+    assert_eq!(
+        a.server_capabilities,
+        Some(caps(
+            &[10, 11],
+            &[20],
+            &["sip:s1.ims.example", "sip:s2.ims.example"]
+        ))
+    );
+    // The re-selected S-CSCF may now take the assignment over (reassignment pending) …
+    let a = sar(&net, Some(bob), &[bob_u], OTHER, T::Registration).await;
+    assert_eq!(a.common.result, CxResult::SUCCESS);
+    let r = store
+        .public_identity(&hss::model::Impu::parse(bob_u).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(r.scscf.map(|s| s.server_name), Some(OTHER.to_string()));
+    // … once: the old one cannot take it back.
+    let a = sar(&net, Some(bob), &[bob_u], SCSCF, T::Registration).await;
+    assert_eq!(a.common.result, x(X::ErrorIdentityAlreadyRegistered));
+    assert_eq!(a.server_name.as_deref(), Some(OTHER));
+
+    // Deleting carol's set: she falls back to the default one.
+    store.delete_capability_set("gold").await.unwrap();
+    let a = uar(&net, carol, carol_u, home, U::Registration).await;
+    assert_eq!(
+        a.server_capabilities,
+        Some(caps(
+            &[10, 11],
+            &[20],
+            &["sip:s1.ims.example", "sip:s2.ims.example"]
+        ))
+    );
+    net.stop().await;
+}
+
+/// Every Server-Assignment-Type of TS 29.228 §6.1.2.1 with its state change, and the answers to an
+/// S-CSCF that is not the assigned one (§8.1).
+async fn sar_each_assignment_type(db: &TestDb) {
+    let store = db.open().await;
+    provision(&store).await;
+    let net = Net::start(Arc::new(store.clone()), "hss.ims.example").await;
+    let (alice, alice_u, alice_tel) = (
+        "alice@ims.example",
+        "sip:alice@ims.example",
+        "tel:+15550001",
+    );
+    let (bob, bob_u) = ("bob@ims.example", "sip:bob@ims.example");
+    let st = |u: &'static str| {
+        let store = store.clone();
+        async move {
+            let r = store
+                .public_identity(&hss::model::Impu::parse(u).unwrap())
+                .await
+                .unwrap();
+            (r.identity.state, r.scscf.map(|s| s.server_name))
+        }
+    };
+    use RegistrationState::{NotRegistered as NR, Registered as R, Unregistered as UR};
+    let mine = || Some(SCSCF.to_string());
+    let ok = CxResult::SUCCESS;
+
+    // REGISTRATION: the implicit set REGISTERED with this S-CSCF, profile returned.
+    let a = sar(&net, Some(alice), &[alice_u], SCSCF, T::Registration).await;
+    assert_eq!(a.common.result, ok);
+    assert!(a.user_data().unwrap().is_some());
+    assert_eq!(
+        (st(alice_u).await, st(alice_tel).await),
+        ((R, mine()), (R, mine()))
+    );
+    // REGISTRATION / RE_REGISTRATION / UNREGISTERED_USER from another S-CSCF: refused, with the
+    // assigned name; nothing changes.
+    for t in [T::Registration, T::ReRegistration, T::UnregisteredUser] {
+        let a = sar(&net, Some(alice), &[alice_u], OTHER, t).await;
+        assert_eq!(
+            a.common.result,
+            x(X::ErrorIdentityAlreadyRegistered),
+            "{t:?}"
+        );
+        assert_eq!(a.server_name.as_deref(), Some(SCSCF), "{t:?}");
+        assert_eq!(st(alice_u).await, (R, mine()), "{t:?}");
+    }
+    // RE_REGISTRATION: stays REGISTERED.
+    assert_eq!(
+        sar(&net, Some(alice), &[alice_u], SCSCF, T::ReRegistration)
+            .await
+            .common
+            .result,
+        ok
+    );
+    assert_eq!(st(alice_u).await, (R, mine()));
+    // UNREGISTERED_USER for a registered identity: stays REGISTERED.
+    assert_eq!(
+        sar(&net, None, &[alice_u], SCSCF, T::UnregisteredUser)
+            .await
+            .common
+            .result,
+        ok
+    );
+    assert_eq!(st(alice_u).await, (R, mine()));
+    // NO_ASSIGNMENT: the profile, no change; refused to another S-CSCF.
+    let a = sar(&net, Some(alice), &[alice_u], SCSCF, T::NoAssignment).await;
+    assert_eq!(a.common.result, ok);
+    assert!(a.user_data().unwrap().is_some());
+    assert_eq!(st(alice_u).await, (R, mine()));
+    assert_eq!(
+        sar(&net, Some(alice), &[alice_u], OTHER, T::NoAssignment)
+            .await
+            .common
+            .result,
+        rc(base::DIAMETER_UNABLE_TO_COMPLY)
+    );
+    // AUTHENTICATION_FAILURE / _TIMEOUT while registered: state and name unchanged.
+    for t in [T::AuthenticationFailure, T::AuthenticationTimeout] {
+        assert_eq!(
+            sar(&net, Some(alice), &[alice_u], SCSCF, t)
+                .await
+                .common
+                .result,
+            ok
+        );
+        assert_eq!(st(alice_u).await, (R, mine()), "{t:?}");
+    }
+
+    // The de-registrations: each from REGISTERED.
+    for t in [
+        T::TimeoutDeregistration,
+        T::UserDeregistration,
+        T::AdministrativeDeregistration,
+        T::DeregistrationTooMuchData,
+    ] {
+        assert_eq!(
+            sar(&net, Some(alice), &[alice_u], SCSCF, T::Registration)
+                .await
+                .common
+                .result,
+            ok
+        );
+        // From another S-CSCF: refused, nothing changes.
+        assert_eq!(
+            sar(&net, Some(alice), &[alice_u], OTHER, t)
+                .await
+                .common
+                .result,
+            rc(base::DIAMETER_UNABLE_TO_COMPLY),
+            "{t:?}"
+        );
+        assert_eq!(st(alice_u).await, (R, mine()), "{t:?}");
+        let a = sar(&net, Some(alice), &[alice_u], SCSCF, t).await;
+        assert_eq!(a.common.result, ok, "{t:?}");
+        assert!(a.user_data.is_none(), "{t:?}");
+        // NOT_REGISTERED, the whole implicit set, S-CSCF name cleared.
+        assert_eq!(
+            (st(alice_u).await, st(alice_tel).await),
+            ((NR, None), (NR, None)),
+            "{t:?}"
+        );
+    }
+    for t in [
+        T::TimeoutDeregistrationStoreServerName,
+        T::UserDeregistrationStoreServerName,
+    ] {
+        assert_eq!(
+            sar(&net, Some(alice), &[alice_u], SCSCF, T::Registration)
+                .await
+                .common
+                .result,
+            ok
+        );
+        assert_eq!(
+            sar(&net, Some(alice), &[alice_u], OTHER, t)
+                .await
+                .common
+                .result,
+            rc(base::DIAMETER_UNABLE_TO_COMPLY),
+            "{t:?}"
+        );
+        assert_eq!(
+            sar(&net, Some(alice), &[alice_u], SCSCF, t)
+                .await
+                .common
+                .result,
+            ok,
+            "{t:?}"
+        );
+        // UNREGISTERED, name kept: terminating requests still reach that S-CSCF.
+        assert_eq!(
+            (st(alice_u).await, st(alice_tel).await),
+            ((UR, mine()), (UR, mine())),
+            "{t:?}"
+        );
+        let l = lir(&net, alice_tel).await;
+        assert_eq!(
+            (l.common.result, l.server_name.as_deref()),
+            (ok, Some(SCSCF)),
+            "{t:?}"
+        );
+        // The kept name is not overwritten by another S-CSCF's REGISTRATION …
+        let a = sar(&net, Some(alice), &[alice_u], OTHER, T::Registration).await;
+        assert_eq!(
+            a.common.result,
+            x(X::ErrorIdentityAlreadyRegistered),
+            "{t:?}"
+        );
+        // … and the user registers again with it.
+        assert_eq!(
+            sar(&net, Some(alice), &[alice_u], SCSCF, T::Registration)
+                .await
+                .common
+                .result,
+            ok
+        );
+        assert_eq!(st(alice_u).await, (R, mine()), "{t:?}");
+        assert_eq!(
+            sar(&net, Some(alice), &[], SCSCF, T::UserDeregistration)
+                .await
+                .common
+                .result,
+            ok
+        );
+        assert_eq!(st(alice_u).await, (NR, None), "{t:?}");
+    }
+
+    // UNREGISTERED_USER for an identity nobody serves: UNREGISTERED with this S-CSCF.
+    let a = sar(&net, None, &[bob_u], SCSCF, T::UnregisteredUser).await;
+    assert_eq!(a.common.result, ok);
+    assert!(a.user_data().unwrap().is_some());
+    assert_eq!(st(bob_u).await, (UR, mine()));
+    // REGISTRATION from the same S-CSCF: REGISTERED.
+    assert_eq!(
+        sar(&net, Some(bob), &[bob_u], SCSCF, T::Registration)
+            .await
+            .common
+            .result,
+        ok
+    );
+    assert_eq!(st(bob_u).await, (R, mine()));
+    assert_eq!(
+        sar(&net, Some(bob), &[bob_u], SCSCF, T::TimeoutDeregistration)
+            .await
+            .common
+            .result,
+        ok
+    );
+    assert_eq!(st(bob_u).await, (NR, None));
+
+    // AUTHENTICATION_FAILURE / _TIMEOUT after a MAR: the pending name is withdrawn, the state
+    // stays NOT_REGISTERED.
+    for t in [T::AuthenticationFailure, T::AuthenticationTimeout] {
+        assert_eq!(
+            mar(&net, bob, bob_u, "Unknown", 1, None)
+                .await
+                .common
+                .result,
+            ok
+        );
+        assert_eq!(st(bob_u).await, (NR, mine()), "{t:?}");
+        // Another S-CSCF's failure report does not withdraw our pending assignment.
+        assert_eq!(
+            sar(&net, Some(bob), &[bob_u], OTHER, t).await.common.result,
+            rc(base::DIAMETER_UNABLE_TO_COMPLY)
+        );
+        assert_eq!(
+            sar(&net, Some(bob), &[bob_u], SCSCF, t).await.common.result,
+            ok,
+            "{t:?}"
+        );
+        assert_eq!(st(bob_u).await, (NR, None), "{t:?}");
     }
     net.stop().await;
 }

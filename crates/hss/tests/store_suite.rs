@@ -37,6 +37,7 @@ on_both_backends!(
     sqn_blocks_never_repeat_across_restart_and_two_instances,
     sqn_blocks_resync_drops_the_block,
     sqn_blocks_credentials_follow_updates_and_ttl,
+    sqn_blocks_context_cache_follows_writes_and_ttl,
 );
 
 fn input(n: u32) -> SubscriberInput {
@@ -889,4 +890,83 @@ async fn sqn_blocks_credentials_follow_updates_and_ttl(db: &TestDb) {
     // The long-lived instance still serves its block (bounded by its TTL) with unique SQNs.
     let (_, r) = store.allocate_sqns(&impi(1), 1).await.unwrap();
     assert!(![s1[0], p[0], q[0]].contains(&r[0]));
+}
+
+/// With SQN blocks the MAR/UAR context is served from memory: every write through the same store
+/// is seen at once, a write by another instance once the TTL has passed.
+async fn sqn_blocks_context_cache_follows_writes_and_ttl(db: &TestDb) {
+    let store = open_blocks(db, 16, LONG).await;
+    store.create_subscription(&sub(1)).await.unwrap();
+    let u = Impu::parse("sip:user1@ims.example").unwrap();
+    let ctx = || {
+        let store = store.clone();
+        let u = u.clone();
+        async move {
+            let c = store.auth_context(&impi(1), &u).await.unwrap();
+            assert!(c.associated);
+            let p = c.public.unwrap();
+            (
+                p.identity.state,
+                p.scscf.map(|s| s.server_name),
+                c.auth.unwrap().amf,
+            )
+        }
+    };
+    assert_eq!(
+        ctx().await,
+        (RegistrationState::NotRegistered, None, [0x80, 0])
+    );
+    store
+        .set_registration_state(std::slice::from_ref(&u), RegistrationState::Registered)
+        .await
+        .unwrap();
+    assert_eq!(ctx().await.0, RegistrationState::Registered);
+    let a = ScscfAssignment {
+        server_name: "sip:s.ims.example".into(),
+        origin_host: "s.ims.example".into(),
+    };
+    store.set_scscf("sub1", Some(&a)).await.unwrap();
+    assert_eq!(ctx().await.1.as_deref(), Some("sip:s.ims.example"));
+    let up = ImpiUpdate {
+        amf: Some([0x12, 0x34]),
+        ..Default::default()
+    };
+    store.update_private_identity(&impi(1), &up).await.unwrap();
+    assert_eq!(ctx().await.2, [0x12, 0x34]);
+    // Deleted: no stale context.
+    store.delete_subscription("sub1").await.unwrap();
+    let c = store.auth_context(&impi(1), &u).await.unwrap();
+    assert!(c.public.is_none() && c.auth.is_none());
+
+    // Another instance's write: seen after the TTL.
+    store.create_subscription(&sub(1)).await.unwrap();
+    let ttl = std::time::Duration::from_millis(300);
+    let cached = open_blocks(db, 16, ttl).await;
+    let other = db.open().await;
+    let state = || {
+        let cached = cached.clone();
+        let u = u.clone();
+        async move {
+            cached
+                .auth_context(&impi(1), &u)
+                .await
+                .unwrap()
+                .public
+                .unwrap()
+                .identity
+                .state
+        }
+    };
+    assert_eq!(state().await, RegistrationState::NotRegistered);
+    other
+        .set_registration_state(std::slice::from_ref(&u), RegistrationState::Registered)
+        .await
+        .unwrap();
+    assert_eq!(state().await, RegistrationState::NotRegistered, "cached");
+    tokio::time::sleep(ttl + std::time::Duration::from_millis(50)).await;
+    assert_eq!(
+        state().await,
+        RegistrationState::Registered,
+        "after the TTL"
+    );
 }

@@ -6,6 +6,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod config;
+mod system;
 
 /// imscore: an IMS core (P-CSCF, I-CSCF, S-CSCF, HSS) and UE simulator.
 #[derive(Debug, Parser)]
@@ -17,6 +19,14 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Starts the whole IMS core on loopback: HSS, I-CSCF, S-CSCF, P-CSCF (demo subscribers on
+    /// first start).
+    Up(cmd::up::UpArgs),
+    /// Runs one role from a configuration file.
+    Run(cmd::run::RunArgs),
+    /// Configuration: print the commented example, check a file.
+    #[command(subcommand)]
+    Config(cmd::config::ConfigCmd),
     /// IMS-AKA tools: Milenage, authentication vectors, AUTS, Digest responses.
     #[command(subcommand)]
     Aka(cmd::aka::AkaCommand),
@@ -27,6 +37,9 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Up(a) => cmd::up::run(a),
+        Command::Run(a) => cmd::run::run(a),
+        Command::Config(c) => cmd::config::run(c),
         Command::Aka(c) => cmd::aka::run(c),
         Command::Subscriber(c) => cmd::subscriber::run(c),
     }

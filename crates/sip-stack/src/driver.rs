@@ -7,94 +7,12 @@
 //! errors (RFC 3261 §17.1.1.2 / §18.2.2).
 
 use crate::proxy::{Prepared, ProxyRequest, Rejection, StatefulProxy};
-use crate::transaction::TxKey;
+use crate::send::Senders;
 use crate::transport::{Endpoint, Inbound};
-use crate::{Flow, Transport};
-use bytes::Bytes;
-use std::collections::HashMap;
+use crate::Flow;
 use std::future::Future;
-use std::time::{Duration, Instant};
-use tokio::sync::mpsc::{self, Receiver, UnboundedReceiver, UnboundedSender};
-
-/// A flow's sender task exits after this long without anything to send.
-const FLOW_SENDER_IDLE: Duration = Duration::from_secs(30);
-
-type Outgoing = (Option<TxKey>, Bytes);
-
-/// Per-flow send queues for connection-oriented transports.
-struct Senders {
-    endpoint: Endpoint,
-    queues: HashMap<Flow, UnboundedSender<Outgoing>>,
-    failed: UnboundedSender<TxKey>,
-}
-
-impl Senders {
-    /// Sends (UDP) or queues (TCP/TLS) without waiting for a connection.
-    async fn send(&mut self, key: Option<TxKey>, flow: Flow, data: Bytes) -> Option<TxKey> {
-        if flow.transport == Transport::Udp {
-            return match self.endpoint.send(&flow, data).await {
-                Ok(_) => None,
-                Err(e) => {
-                    tracing::debug!(%flow, error = %e, "send failed");
-                    key
-                }
-            };
-        }
-        let mut item = (key, data);
-        if let Some(q) = self.queues.get(&flow) {
-            match q.send(item) {
-                Ok(()) => return None,
-                // its task ended (idle): start another
-                Err(mpsc::error::SendError(back)) => item = back,
-            }
-        }
-        let (tx, rx) = mpsc::unbounded_channel();
-        let _ = tx.send(item);
-        self.queues.retain(|_, q| !q.is_closed());
-        self.queues.insert(flow, tx);
-        tokio::spawn(flow_sender(
-            self.endpoint.clone(),
-            flow,
-            rx,
-            self.failed.clone(),
-        ));
-        None
-    }
-}
-
-async fn flow_sender(
-    endpoint: Endpoint,
-    flow: Flow,
-    mut rx: UnboundedReceiver<Outgoing>,
-    failed: UnboundedSender<TxKey>,
-) {
-    let send = |key: Option<TxKey>, data: Bytes| {
-        let endpoint = endpoint.clone();
-        let failed = failed.clone();
-        async move {
-            if let Err(e) = endpoint.send(&flow, data).await {
-                tracing::debug!(%flow, error = %e, "send failed");
-                if let Some(k) = key {
-                    let _ = failed.send(k);
-                }
-            }
-        }
-    };
-    loop {
-        match tokio::time::timeout(FLOW_SENDER_IDLE, rx.recv()).await {
-            Ok(Some((key, data))) => send(key, data).await,
-            Ok(None) => return,
-            Err(_) => {
-                // idle: stop taking new work, finish what raced in
-                rx.close();
-                while let Ok((key, data)) = rx.try_recv() {
-                    send(key, data).await;
-                }
-                return;
-            }
-        }
-    }
-}
+use std::time::Instant;
+use tokio::sync::mpsc::{self, Receiver};
 
 /// The routing decision of a proxy application (P-/I-/S-CSCF logic): given a checked request and
 /// its prepared forward (edits may be added to `prepared.editor`, the target changed with
@@ -116,11 +34,7 @@ pub async fn run_proxy<R: Router>(
     mut router: R,
 ) {
     let (failed_tx, mut failed_rx) = mpsc::unbounded_channel();
-    let mut senders = Senders {
-        endpoint,
-        queues: HashMap::new(),
-        failed: failed_tx,
-    };
+    let mut senders = Senders::new(endpoint, failed_tx);
     loop {
         let deadline = proxy.next_timeout();
         let sleep = async {

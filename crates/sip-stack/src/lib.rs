@@ -7,6 +7,9 @@
 //!   removed at run time; every received message comes with its flow.
 //! - [`proxy`]: RFC 3261 §16 request checks and forwarding edits, and the sans-IO
 //!   [`proxy::StatefulProxy`]; [`driver::run_proxy`] runs it on an endpoint.
+//! - [`service`]: an asynchronous proxy application ([`Service`]) on the stateful proxy:
+//!   concurrent per-request decisions, final responses seen before relay, serial fail-over,
+//!   requests originated as a UAC.
 //! - [`ua`]: tags, responses, Require checks, dialogs and RFC 6665 subscriptions.
 //! - [`resolve`]: static host table and RFC 3263 NAPTR/SRV/A selection over a [`resolve::Dns`].
 
@@ -19,6 +22,8 @@ mod flow;
 pub mod fuzzing;
 pub mod proxy;
 pub mod resolve;
+mod send;
+pub mod service;
 pub mod transaction;
 pub mod transport;
 pub mod ua;
@@ -28,6 +33,10 @@ pub use sip::MAGIC_COOKIE;
 
 pub use error::{Error, Result};
 pub use flow::{connection_fallback, response_flow, via_destination, ConnId, Flow, Transport};
+pub use service::{
+    spawn_service, ProxyResponse, RequestAction, ResponseAction, Service, ServiceConfig,
+    ServiceContext,
+};
 pub use transaction::{
     ClientKey, Failure, LayerConfig, ServerKey, TimerConfig, TransactionLayer, TxEvent, TxKey,
 };

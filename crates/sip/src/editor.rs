@@ -11,6 +11,7 @@ use crate::params::Param;
 use crate::scan::{is_token_str, ListIter};
 use crate::text::Text;
 use bytes::{Bytes, BytesMut};
+use std::borrow::Cow;
 use std::fmt::Display;
 
 #[derive(Clone)]
@@ -19,8 +20,18 @@ enum Item {
     Keep(usize),
     /// Header `idx` with a new value (name spelling kept).
     Replace(usize, String),
-    /// A new header.
-    New(String, String),
+    /// A new header: its known name (resolved once), the name as given, and the value.
+    New(Option<HeaderName>, Cow<'static, str>, String),
+}
+
+/// A new header's name as the caller spelled it, with its known name resolved once: the
+/// canonical spelling of a known name is borrowed (no allocation), any other is copied.
+fn new_name(name: &str) -> (Option<HeaderName>, Cow<'static, str>) {
+    let id = HeaderName::from_str(name);
+    match id {
+        Some(h) if h.as_str() == name => (id, Cow::Borrowed(h.as_str())),
+        _ => (id, Cow::Owned(name.to_string())),
+    }
 }
 
 /// Edits a received message. Operations apply in call order; [`Editor::finish`] returns the new
@@ -42,11 +53,36 @@ pub struct Editor {
     body: Option<Bytes>,
 }
 
+/// A buffer for [`write_usize`].
+fn itoa_buf() -> [u8; 20] {
+    [0; 20]
+}
+
+/// Writes `n` in decimal into `buf` (20 digits hold any `u64`) and returns the digits.
+fn write_usize(buf: &mut [u8; 20], mut n: usize) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        if let Some(d) = buf.get_mut(i) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || i == 0 {
+            break;
+        }
+    }
+    buf.get(i..).unwrap_or(&[])
+}
+
 fn check(name: &str, value: &str) -> Result<()> {
     if !is_token_str(name.as_bytes()) {
         return Err(Error::Usage("header name is not a token"));
     }
     let b = value.as_bytes();
+    // usually there is no CR or LF at all
+    if memchr::memchr2(b'\r', b'\n', b).is_none() {
+        return Ok(());
+    }
     let ok = b.iter().enumerate().all(|(i, &c)| match c {
         b'\r' => b.get(i + 1) == Some(&b'\n') && matches!(b.get(i + 2), Some(b' ') | Some(b'\t')),
         b'\n' => i > 0 && b.get(i - 1) == Some(&b'\r'),
@@ -74,9 +110,9 @@ impl Editor {
         match item {
             Item::Keep(i) | Item::Replace(i, _) => self
                 .msg
-                .header_at(*i)
-                .is_some_and(|h| key.matches(h.id, h.name)),
-            Item::New(n, _) => key.matches(HeaderName::from_str(n), n.as_bytes()),
+                .entry_id_name(*i)
+                .is_some_and(|(id, name)| key.matches(id, name)),
+            Item::New(id, n, _) => key.matches(*id, n.as_bytes()),
         }
     }
 
@@ -95,7 +131,28 @@ impl Editor {
                         reason: "value is not UTF-8".into(),
                     })
             }
-            Item::Replace(_, v) | Item::New(_, v) => Ok(v.clone()),
+            Item::Replace(_, v) | Item::New(_, _, v) => Ok(v.clone()),
+        }
+    }
+
+    /// The value of an item as a [`Text`]: an unchanged header shares the message buffer (no
+    /// copy); an edited one is copied.
+    fn item_text(&self, item: &Item) -> Result<Text> {
+        match item {
+            Item::Keep(i) => {
+                let h = self
+                    .msg
+                    .header_at(*i)
+                    .ok_or(Error::Usage("no such header"))?;
+                self.msg
+                    .value_text(*i)
+                    .ok_or_else(|| Error::BadHeader {
+                        line: h.line,
+                        name: h.name_str().into_owned().into(),
+                        reason: "value is not UTF-8".into(),
+                    })
+            }
+            Item::Replace(_, v) | Item::New(_, _, v) => Ok(Text::from(v.as_str())),
         }
     }
 
@@ -110,7 +167,7 @@ impl Editor {
         if let Some(it) = self.items.get_mut(pos) {
             *it = match it {
                 Item::Keep(i) | Item::Replace(i, _) => Item::Replace(*i, value),
-                Item::New(n, _) => Item::New(std::mem::take(n), value),
+                Item::New(id, n, _) => Item::New(*id, std::mem::take(n), value),
             };
         }
     }
@@ -123,10 +180,14 @@ impl Editor {
             .collect()
     }
 
-    /// Position of the first item with this name.
-    fn first_position(&self, name: &str) -> Option<usize> {
-        let key = NameKey::new(name);
-        self.items.iter().position(|it| self.item_is(it, &key))
+    /// Position of the first item with this (resolved) name.
+    fn first_position_key(&self, key: &NameKey<'_>) -> Option<usize> {
+        self.items.iter().position(|it| self.item_is(it, key))
+    }
+
+    /// Position of the last item with this (resolved) name.
+    fn last_position_key(&self, key: &NameKey<'_>) -> Option<usize> {
+        self.items.iter().rposition(|it| self.item_is(it, key))
     }
 
     /// Inserts a new header line before the first header of the same name, or at the end of the
@@ -135,8 +196,13 @@ impl Editor {
         let name = name.as_ref();
         let value = value.to_string();
         check(name, &value)?;
-        let pos = self.first_position(name).unwrap_or(self.items.len());
-        self.items.insert(pos, Item::New(name.to_string(), value));
+        let (id, spelled) = new_name(name);
+        let key = match id {
+            Some(id) => NameKey::Known(id),
+            None => NameKey::Unknown(name.as_bytes()),
+        };
+        let pos = self.first_position_key(&key).unwrap_or(self.items.len());
+        self.items.insert(pos, Item::New(id, spelled, value));
         Ok(self)
     }
 
@@ -145,20 +211,47 @@ impl Editor {
         let name = name.as_ref();
         let value = value.to_string();
         check(name, &value)?;
+        let (id, spelled) = new_name(name);
+        let key = match id {
+            Some(id) => NameKey::Known(id),
+            None => NameKey::Unknown(name.as_bytes()),
+        };
         let pos = self
-            .positions(name)
-            .last()
+            .last_position_key(&key)
             .map_or(self.items.len(), |p| p + 1);
-        self.items.insert(pos, Item::New(name.to_string(), value));
+        self.items.insert(pos, Item::New(id, spelled, value));
         Ok(self)
     }
 
     /// Pushes a Via on top (RFC 3261 §16.6 step 8). If there is no Via the line goes first.
     pub fn push_via(&mut self, via: &Via) -> Result<&mut Self> {
-        let pos = self.first_position("Via").unwrap_or(0);
-        self.items
-            .insert(pos, Item::New("Via".into(), via.to_string()));
+        self.insert_via(via.to_string());
         Ok(self)
+    }
+
+    /// Like [`Editor::push_via`] with the Via element already written out
+    /// (`SIP/2.0/UDP host:port;branch=…`, RFC 3261 §20.42): a proxy that writes its own Via
+    /// directly skips building a [`Via`] value. The value must not contain CR or LF other than
+    /// as a fold; it is not otherwise checked.
+    pub fn push_via_value(&mut self, value: impl Into<String>) -> Result<&mut Self> {
+        let value = value.into();
+        check("Via", &value)?;
+        self.insert_via(value);
+        Ok(self)
+    }
+
+    fn insert_via(&mut self, value: String) {
+        let pos = self
+            .first_position_key(&NameKey::Known(HeaderName::Via))
+            .unwrap_or(0);
+        self.items.insert(
+            pos,
+            Item::New(
+                Some(HeaderName::Via),
+                Cow::Borrowed(HeaderName::Via.as_str()),
+                value,
+            ),
+        );
     }
 
     /// Removes the topmost Via element (RFC 3261 §16.7 step 3) and returns it. If the top Via
@@ -184,30 +277,32 @@ impl Editor {
         id: HeaderName,
         parse: impl Fn(&Text) -> std::result::Result<T, &'static str>,
     ) -> Result<Option<T>> {
-        let Some(pos) = self.first_position(id.as_str()) else {
+        let Some(pos) = self.first_position_key(&NameKey::Known(id)) else {
             return Ok(None);
         };
-        let item = self
-            .items
-            .get(pos)
-            .cloned()
-            .ok_or(Error::Usage("no such header"))?;
-        let value = self.item_value(&item)?;
-        let line = self.item_line(&item);
+        let item = self.items.get(pos).ok_or(Error::Usage("no such header"))?;
+        let value = self.item_text(item)?;
+        let line = self.item_line(item);
         let bad = |reason: &'static str| Error::BadHeader {
             line,
             name: id.as_str().into(),
             reason: reason.into(),
         };
         if !id.is_list() {
-            let out = parse(&Text::from(value.as_str())).map_err(bad)?;
+            let out = parse(&value).map_err(bad)?;
             self.items.remove(pos);
             return Ok(Some(out));
         }
         let mut it = ListIter::new(value.as_bytes());
         let (a, b) = it.next().unwrap_or(Err("empty value")).map_err(bad)?;
-        let out = parse(&Text::from(value.get(a..b).unwrap_or(""))).map_err(bad)?;
+        let out = if a == 0 && b == value.len() {
+            parse(&value)
+        } else {
+            parse(&value.slice(a, b))
+        }
+        .map_err(bad)?;
         let rest = value
+            .as_str()
             .get(b..)
             .unwrap_or("")
             .trim_start_matches(|c: char| c.is_ascii_whitespace());
@@ -227,13 +322,9 @@ impl Editor {
     pub fn remove(&mut self, name: impl AsRef<str>) -> usize {
         let key = NameKey::new(name.as_ref());
         let before = self.items.len();
-        let keep: Vec<Item> = self
-            .items
-            .iter()
-            .filter(|it| !self.item_is(it, &key))
-            .cloned()
-            .collect();
-        self.items = keep;
+        let mut items = std::mem::take(&mut self.items);
+        items.retain(|it| !self.item_is(it, &key));
+        self.items = items;
         before - self.items.len()
     }
 
@@ -243,15 +334,30 @@ impl Editor {
         let name = name.as_ref();
         let value = value.to_string();
         check(name, &value)?;
-        let pos = self.positions(name);
-        match pos.split_first() {
+        let key = NameKey::new(name);
+        match self.first_position_key(&key) {
             None => {
-                self.items.push(Item::New(name.to_string(), value));
+                let (id, spelled) = new_name(name);
+                self.items.push(Item::New(id, spelled, value));
             }
-            Some((&first, rest)) => {
-                for &p in rest.iter().rev() {
-                    self.items.remove(p);
+            Some(first) => {
+                // the later ones go (usually there are none), the first takes the value
+                let later = self
+                    .items
+                    .get(first + 1..)
+                    .is_some_and(|r| r.iter().any(|it| self.item_is(it, &key)));
+                if !later {
+                    self.set_item(first, value);
+                    return Ok(self);
                 }
+                let mut items = std::mem::take(&mut self.items);
+                let mut i = 0;
+                items.retain(|it| {
+                    let keep = i <= first || !self.item_is(it, &key);
+                    i += 1;
+                    keep
+                });
+                self.items = items;
                 self.set_item(first, value);
             }
         }
@@ -346,10 +452,23 @@ impl Editor {
         Ok(self)
     }
 
-    /// The edited message bytes.
+    /// The edited message bytes, written in one pass into one buffer sized up front.
     pub fn to_bytes(&self) -> Result<Bytes> {
         let src = self.msg.as_bytes();
-        let mut out = BytesMut::with_capacity(src.len() + 256);
+        let new_len = self.body.as_ref().map(Bytes::len);
+        // every kept byte of the source, plus what edits add (a removed line only overestimates)
+        let mut cap = src.len() + self.start.as_ref().map_or(0, |s| s.len() + 2) + 32;
+        for item in &self.items {
+            cap += match item {
+                Item::Keep(_) => 0,
+                Item::Replace(_, v) => v.len() + 2,
+                Item::New(_, n, v) => n.len() + v.len() + 4,
+            };
+        }
+        if let Some(b) = &self.body {
+            cap += b.len();
+        }
+        let mut out = BytesMut::with_capacity(cap);
         match &self.start {
             Some(s) => {
                 out.extend_from_slice(s.as_bytes());
@@ -357,13 +476,13 @@ impl Editor {
             }
             None => out.extend_from_slice(src.get(..self.msg.raw_start_end()).unwrap_or(&[])),
         }
-        let new_len = self.body.as_ref().map(Bytes::len);
         let mut wrote_len = false;
+        let mut num = itoa_buf();
         for item in &self.items {
             let (idx, value) = match item {
-                Item::Keep(i) => (Some(*i), None),
-                Item::Replace(i, v) => (Some(*i), Some(v.as_str())),
-                Item::New(n, v) => {
+                Item::Keep(i) => (*i, None),
+                Item::Replace(i, v) => (*i, Some(v.as_bytes())),
+                Item::New(_, n, v) => {
                     out.extend_from_slice(n.as_bytes());
                     out.extend_from_slice(b": ");
                     out.extend_from_slice(v.as_bytes());
@@ -371,34 +490,36 @@ impl Editor {
                     continue;
                 }
             };
-            let Some(h) = idx.and_then(|i| self.msg.header_at(i)) else {
+            let Some((id, name, raw_line)) = self.msg.entry_line(idx) else {
                 continue;
             };
-            let value = match (h.id, new_len) {
+            let value = match (id, new_len) {
                 (Some(HeaderName::ContentLength), Some(n)) => {
                     wrote_len = true;
-                    Some(n.to_string())
+                    Some(write_usize(&mut num, n))
                 }
-                _ => value.map(str::to_string),
+                _ => value,
             };
             match value {
-                None => out.extend_from_slice(h.raw_line),
+                None => out.extend_from_slice(raw_line),
                 Some(v) => {
                     // keep the name as spelled, and "name: " spacing
-                    out.extend_from_slice(h.name);
+                    out.extend_from_slice(name);
                     out.extend_from_slice(b": ");
-                    out.extend_from_slice(v.as_bytes());
+                    out.extend_from_slice(v);
                     out.extend_from_slice(b"\r\n");
                 }
             }
         }
         if let (Some(n), false) = (new_len, wrote_len) {
-            out.extend_from_slice(format!("Content-Length: {n}\r\n").as_bytes());
+            out.extend_from_slice(b"Content-Length: ");
+            out.extend_from_slice(write_usize(&mut num, n));
+            out.extend_from_slice(b"\r\n");
         }
         out.extend_from_slice(b"\r\n");
         match &self.body {
             Some(b) => out.extend_from_slice(b),
-            None => out.extend_from_slice(&self.msg.body()),
+            None => out.extend_from_slice(self.msg.body_slice()),
         }
         Ok(out.freeze())
     }

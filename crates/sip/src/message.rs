@@ -738,6 +738,31 @@ impl Message {
         self.headers.get(index).map(|e| self.header_ref(index, e))
     }
 
+    /// Known id and name as received of the header line at `index` (for the editor).
+    #[inline]
+    pub(crate) fn entry_id_name(&self, index: usize) -> Option<(Option<HeaderName>, &[u8])> {
+        self.headers.get(index).map(|e| (e.id, self.slice(e.name)))
+    }
+
+    /// Known id, name as received and whole raw line of the header line at `index`.
+    #[inline]
+    pub(crate) fn entry_line(&self, index: usize) -> Option<(Option<HeaderName>, &[u8], &[u8])> {
+        self.headers
+            .get(index)
+            .map(|e| (e.id, self.slice(e.name), self.slice(e.line)))
+    }
+
+    /// The value of the header line at `index` as a [`Text`] sharing the buffer (`None` if
+    /// absent or not UTF-8).
+    pub(crate) fn value_text(&self, index: usize) -> Option<Text> {
+        self.headers.get(index).and_then(|e| self.text(e.value))
+    }
+
+    /// The body bytes without taking a reference to the buffer.
+    pub(crate) fn body_slice(&self) -> &[u8] {
+        self.slice(self.body)
+    }
+
     /// Number of header lines.
     pub fn header_count(&self) -> usize {
         self.headers.len()

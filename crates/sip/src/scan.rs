@@ -148,7 +148,7 @@ impl<'a> Cursor<'a> {
         let mut escaped = false;
         loop {
             let rest = self.s.get(self.pos..).unwrap_or(&[]);
-            let Some(k) = memchr::memchr3(b'"', b'\\', b'\r', rest) else {
+            let Some(k) = find_quote_stop(rest) else {
                 self.pos = self.s.len();
                 return Err("unterminated quoted string");
             };
@@ -176,6 +176,40 @@ impl<'a> Cursor<'a> {
             }
         }
     }
+}
+
+/// The first `"`, `\\` or CR in `s` (where a quoted-string scan stops), eight bytes per step:
+/// the strings SIP quotes (nonces, responses, URIs) are a few dozen bytes, too short for a
+/// vector search to repay its setup.
+#[inline]
+fn find_quote_stop(s: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    // The high bit of each zero byte of `x`, exact up to and including the lowest zero byte
+    // (bytes above it may be marked spuriously by the borrow; only the lowest mark is used).
+    #[inline(always)]
+    fn zeros(x: u64) -> u64 {
+        x.wrapping_sub(LO) & !x & HI
+    }
+    let mut chunks = s.chunks_exact(8);
+    let mut at = 0;
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        let w = u64::from_le_bytes(w);
+        let m = zeros(w ^ (LO * u64::from(b'"')))
+            | zeros(w ^ (LO * u64::from(b'\\')))
+            | zeros(w ^ (LO * u64::from(b'\r')));
+        if m != 0 {
+            return Some(at + (m.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| matches!(b, b'"' | b'\\' | b'\r'))
+        .map(|k| at + k)
 }
 
 /// Makes a `Text` of a quoted string's content, removing quoted-pair backslashes and turning folds
@@ -343,4 +377,44 @@ pub(crate) fn parse_u64(s: &[u8], max: u64) -> Option<u64> {
         v = v.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
     }
     (v <= max).then_some(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn find_quote_stop_finds_the_first_stop_byte_at_every_position() {
+        // each stop byte (and none) at each position of strings around the 8-byte word size,
+        // over a background holding bytes next to the stop values and non-ASCII bytes
+        let background = [b'a', b'!', b'#', b'[', b']', b'\x0c', b'\x0e', 0x80, 0xff, 0x01];
+        for len in 0..30 {
+            for bg in background {
+                let s = vec![bg; len];
+                assert_eq!(find_quote_stop(&s), None, "len {len} bg {bg:#x}");
+                for pos in 0..len {
+                    for stop in [b'"', b'\\', b'\r'] {
+                        let mut s = s.clone();
+                        s[pos] = stop;
+                        // a later stop byte must not win
+                        if pos + 1 < len {
+                            s[len - 1] = b'"';
+                        }
+                        assert_eq!(find_quote_stop(&s), Some(pos), "len {len} pos {pos}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn quoted_strings_end_at_the_closing_quote() {
+        let mut c = Cursor::new(br#""abc\"def\\" x"#);
+        assert_eq!(c.quoted(), Ok(((1, 11), true)));
+        assert_eq!(c.pos, 12);
+        let mut c = Cursor::new(b"\"0123456789abcdef0123456789\",");
+        assert_eq!(c.quoted(), Ok(((1, 27), false)));
+        let mut c = Cursor::new(b"\"unterminated");
+        assert!(c.quoted().is_err());
+    }
 }

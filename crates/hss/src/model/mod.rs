@@ -14,6 +14,6 @@ pub use ifc::{
 };
 pub use sqn::SqnState;
 pub use subscription::{
-    OperatorKey, PrivateIdentity, PublicIdentity, RegistrationState, ScscfAssignment,
-    ScscfCapabilities, Subscription,
+    CapabilitySet, OperatorKey, PrivateIdentity, PublicIdentity, RegistrationState,
+    ScscfAssignment, ScscfCapabilities, Subscription, DEFAULT_CAPABILITY_SET,
 };

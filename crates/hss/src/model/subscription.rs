@@ -215,6 +215,13 @@ pub struct Subscription {
     pub service_profiles: Vec<ServiceProfile>,
     /// Assigned S-CSCF, if any.
     pub scscf: Option<ScscfAssignment>,
+    /// S-CSCF reassignment pending (TS 29.228 §6.1.1.1, §8.1): set by a UAR of type
+    /// REGISTRATION_AND_CAPABILITIES; the next SAR from another S-CSCF may then take over the
+    /// assignment (and clears the flag).
+    pub scscf_reassignment_pending: bool,
+    /// Name of the [`CapabilitySet`] the I-CSCF gets for this subscription (its capability
+    /// profile); `None` = the set named [`DEFAULT_CAPABILITY_SET`].
+    pub capability_set: Option<String>,
 }
 
 impl Subscription {
@@ -330,4 +337,56 @@ pub struct ScscfCapabilities {
     pub mandatory: Vec<u32>,
     /// Optional-Capability values it supports.
     pub optional: Vec<u32>,
+}
+
+/// Name of the capability set used for subscriptions that name none.
+pub const DEFAULT_CAPABILITY_SET: &str = "default";
+
+/// A named set of S-CSCF capabilities (TS 29.228 §6.7, TS 29.229 §6.3.3 Server-Capabilities): what
+/// the HSS returns in UAA (FIRST_REGISTRATION without an assigned S-CSCF, and
+/// REGISTRATION_AND_CAPABILITIES) and LIA so the I-CSCF can select an S-CSCF. Subscriptions
+/// refer to one by name ([`Subscription::capability_set`]); the set [`DEFAULT_CAPABILITY_SET`]
+/// serves the others.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapabilitySet {
+    /// Name (1..128 characters).
+    pub name: String,
+    /// Mandatory-Capability values: the S-CSCF must support all of them.
+    #[serde(default)]
+    pub mandatory: Vec<u32>,
+    /// Optional-Capability values: preferred, not required.
+    #[serde(default)]
+    pub optional: Vec<u32>,
+    /// Server-Name entries: S-CSCFs to prefer, in order (SIP URIs).
+    #[serde(default)]
+    pub server_names: Vec<String>,
+}
+
+impl CapabilitySet {
+    /// Checks the name and the Server-Name entries.
+    pub fn validate(&self) -> Result<(), HssError> {
+        if self.name.trim().is_empty()
+            || self.name.len() > 128
+            || self.name.chars().any(char::is_control)
+        {
+            return Err(HssError::invalid(
+                "capability_set",
+                "name must be 1..128 printable characters",
+            ));
+        }
+        for n in &self.server_names {
+            let lower = n.to_ascii_lowercase();
+            if !(lower.starts_with("sip:") || lower.starts_with("sips:"))
+                || n.len() > 255
+                || n.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
+                return Err(HssError::invalid(
+                    "server_names",
+                    format!("{n:?} is not a SIP URI"),
+                ));
+            }
+        }
+        Ok(())
+    }
 }

@@ -59,6 +59,8 @@ pub fn demo_subscription(n: u64) -> Result<Subscription, HssError> {
             ifcs: Vec::new(),
         }],
         scscf: None,
+        scscf_reassignment_pending: false,
+        capability_set: None,
     })
 }
 

@@ -234,6 +234,8 @@ impl SubscriberInput {
             public_identities,
             service_profiles,
             scscf: None,
+            scscf_reassignment_pending: false,
+            capability_set: None,
         };
         sub.validate()?;
         Ok(sub)

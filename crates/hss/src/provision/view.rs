@@ -20,6 +20,9 @@ pub struct SubscriptionView {
     pub service_profiles: Vec<ServiceProfile>,
     /// Assigned S-CSCF.
     pub scscf: Option<ScscfAssignment>,
+    /// Capability set (profile) for S-CSCF selection; absent = the default set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capability_set: Option<String>,
 }
 
 /// A private identity without its secrets.
@@ -77,6 +80,7 @@ impl From<&Subscription> for SubscriptionView {
             public_identities: s.public_identities.clone(),
             service_profiles: s.service_profiles.clone(),
             scscf: s.scscf.clone(),
+            capability_set: s.capability_set.clone(),
         }
     }
 }

@@ -5,15 +5,15 @@
 mod sql;
 pub mod sqn_blocks;
 
-pub use sql::{SqlStore, SqliteSync, StoreConfig};
+pub use sql::{SqlStore, SqliteSync, StoreConfig, MAX_SQN_BATCH};
 pub use sqn_blocks::SqnBlockConfig;
 
 use async_trait::async_trait;
 use serde::Serialize;
 
 use crate::model::{
-    AuthScheme, DigestCredentials, Impi, Impu, OperatorKey, PublicIdentity, RegistrationState,
-    ScscfAssignment, ScscfCapabilities, ServiceProfile, SqnState, Subscription,
+    AuthScheme, CapabilitySet, DigestCredentials, Impi, Impu, OperatorKey, PublicIdentity,
+    RegistrationState, ScscfAssignment, ScscfCapabilities, ServiceProfile, SqnState, Subscription,
 };
 use crate::secret::K;
 use crate::HssError;
@@ -208,6 +208,38 @@ pub trait SubscriberStore: Send + Sync {
 
     /// Removes an S-CSCF's capabilities.
     async fn delete_scscf_capabilities(&self, server_name: &str) -> Result<(), HssError>;
+
+    /// Sets or clears the S-CSCF reassignment pending flag of a subscription (TS 29.228 §6.1.1.1).
+    /// [`SubscriberStore::set_scscf`] clears it.
+    async fn set_scscf_reassignment_pending(
+        &self,
+        subscription_id: &str,
+        pending: bool,
+    ) -> Result<(), HssError>;
+
+    /// Inserts or replaces a capability set (validated first).
+    async fn put_capability_set(&self, set: &CapabilitySet) -> Result<(), HssError>;
+
+    /// Every capability set, ordered by name.
+    async fn capability_sets(&self) -> Result<Vec<CapabilitySet>, HssError>;
+
+    /// Removes a capability set; subscriptions naming it fall back to the default set.
+    async fn delete_capability_set(&self, name: &str) -> Result<(), HssError>;
+
+    /// Gives a subscription a capability set (its capability profile), or `None` for the default.
+    /// An unknown set name → [`HssError::Invalid`].
+    async fn set_capability_set(
+        &self,
+        subscription_id: &str,
+        name: Option<&str>,
+    ) -> Result<(), HssError>;
+
+    /// The capability set that applies to a subscription: its own, else the one named
+    /// [`crate::model::DEFAULT_CAPABILITY_SET`]; `None` when neither exists.
+    async fn capabilities_for(
+        &self,
+        subscription_id: &str,
+    ) -> Result<Option<CapabilitySet>, HssError>;
 
     /// Allows users to roam into a visited network (P-Visited-Network-ID / Visited-Network-Identifier).
     async fn add_roaming_agreement(&self, network: &str) -> Result<(), HssError>;

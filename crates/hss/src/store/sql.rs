@@ -19,8 +19,9 @@ use super::{
 };
 use crate::model::sqn::{SQN_BITS, SQN_MAX};
 use crate::model::{
-    AuthScheme, DigestCredentials, Impi, Impu, OperatorKey, PrivateIdentity, PublicIdentity,
-    RegistrationState, ScscfAssignment, ScscfCapabilities, ServiceProfile, SqnState, Subscription,
+    AuthScheme, CapabilitySet, DigestCredentials, Impi, Impu, OperatorKey, PrivateIdentity,
+    PublicIdentity, RegistrationState, ScscfAssignment, ScscfCapabilities, ServiceProfile,
+    SqnState, Subscription, DEFAULT_CAPABILITY_SET,
 };
 use crate::secret::{Ha1, K};
 use crate::HssError;
@@ -300,6 +301,57 @@ impl SqlStore {
         Ok((auth, mine))
     }
 
+    /// [`SubscriberStore::auth_context`] read from the database (one query).
+    async fn auth_context_in_db(&self, impi: &Impi, impu: &Impu) -> Result<AuthContext, HssError> {
+        static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let sql = SQL.get_or_init(|| {
+            let impi_cols = IMPI_COLS
+                .split(", ")
+                .map(|c| format!("i.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!(
+                "SELECT u.impu AS u_impu, u.subscription_id AS u_subscription_id, u.barred AS u_barred, \
+                 u.irs_id AS u_irs_id, u.can_register AS u_can_register, u.profile_id AS u_profile_id, \
+                 u.reg_state AS u_reg_state, s.scscf_name, s.scscf_origin_host, {impi_cols}, \
+                 (SELECT COUNT(*) FROM impi_impu a WHERE a.impi = $1 AND a.impu = $2) AS assoc \
+                 FROM (SELECT 1 AS one) d \
+                 LEFT JOIN impu u ON u.impu = $2 \
+                 LEFT JOIN subscription s ON s.id = u.subscription_id \
+                 LEFT JOIN impi i ON i.impi = $1"
+            )
+        });
+        let row = sqlx::query(sql)
+            .bind(impi.as_str())
+            .bind(impu.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        let public = match row.try_get::<Option<String>, _>("u_impu")? {
+            None => None,
+            Some(_) => Some(PublicIdentityRecord {
+                subscription_id: row.try_get("u_subscription_id")?,
+                identity: public_identity_from_prefixed(&row, "u_")?,
+                scscf: scscf_from_row(&row)?,
+            }),
+        };
+        let auth = match row.try_get::<Option<String>, _>("impi")? {
+            None => None,
+            Some(_) => Some(auth_data_from_row(&row)?),
+        };
+        Ok(AuthContext {
+            public,
+            auth,
+            associated: row.try_get::<i64, _>("assoc")? > 0,
+        })
+    }
+
+    /// After a write: cached MAR/UAR contexts are no longer trusted.
+    fn written(&self) {
+        if let Some(b) = &self.blocks {
+            b.invalidate_contexts();
+        }
+    }
+
     /// True when backed by PostgreSQL.
     pub fn is_postgres(&self) -> bool {
         self.backend == Backend::Postgres
@@ -438,12 +490,17 @@ fn b(v: bool) -> i64 {
 }
 
 async fn insert_subscription(tx: &mut AnyConnection, s: &Subscription) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO subscription (id, scscf_name, scscf_origin_host) VALUES ($1, $2, $3)")
-        .bind(s.id.as_str())
-        .bind(s.scscf.as_ref().map(|a| a.server_name.clone()))
-        .bind(s.scscf.as_ref().map(|a| a.origin_host.clone()))
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO subscription (id, scscf_name, scscf_origin_host, scscf_reassignment_pending, \
+         capability_set) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(s.id.as_str())
+    .bind(s.scscf.as_ref().map(|a| a.server_name.clone()))
+    .bind(s.scscf.as_ref().map(|a| a.origin_host.clone()))
+    .bind(b(s.scscf_reassignment_pending))
+    .bind(s.capability_set.clone())
+    .execute(&mut *tx)
+    .await?;
     for p in &s.service_profiles {
         let json = serde_json::to_string(&p.ifcs).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
         sqlx::query(
@@ -617,6 +674,28 @@ async fn group_commit_task(pool: AnyPool, mut rx: tokio::sync::mpsc::UnboundedRe
     }
 }
 
+fn json_text<T: serde::Serialize>(v: &T) -> Result<String, HssError> {
+    serde_json::to_string(v).map_err(|e| HssError::invalid("capability_set", e.to_string()))
+}
+
+fn capability_set_from_row(row: &AnyRow) -> Result<CapabilitySet, HssError> {
+    let name: String = row.try_get("name")?;
+    fn col<T: serde::de::DeserializeOwned>(
+        row: &AnyRow,
+        c: &str,
+        name: &str,
+    ) -> Result<T, HssError> {
+        let text: String = row.try_get(c)?;
+        serde_json::from_str(&text).map_err(|e| HssError::corrupt(name, format!("{c}: {e}")))
+    }
+    Ok(CapabilitySet {
+        mandatory: col(row, "mandatory", &name)?,
+        optional: col(row, "optional", &name)?,
+        server_names: col(row, "server_names", &name)?,
+        name,
+    })
+}
+
 fn u64_col(row: &AnyRow, col: &str, key: &str) -> Result<u64, HssError> {
     let v: i64 = row.try_get(col)?;
     u64::try_from(v).map_err(|_| HssError::corrupt(key, format!("{col} is negative")))
@@ -719,22 +798,30 @@ fn not_found(what: &'static str, key: impl Into<String>) -> HssError {
 #[async_trait]
 impl SubscriberStore for SqlStore {
     async fn create_subscription(&self, sub: &Subscription) -> Result<(), HssError> {
-        self.create_many(std::slice::from_ref(sub)).await
+        let r = self.create_many(std::slice::from_ref(sub)).await;
+        self.written();
+        r
     }
 
     async fn create_subscriptions(&self, subs: &[Subscription]) -> Result<(), HssError> {
-        self.create_many(subs).await
+        let r = self.create_many(subs).await;
+        self.written();
+        r
     }
 
     async fn subscription(&self, id: &str) -> Result<Subscription, HssError> {
         let mut conn = self.pool.acquire().await?;
-        let row =
-            sqlx::query("SELECT scscf_name, scscf_origin_host FROM subscription WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&mut *conn)
-                .await?
-                .ok_or_else(|| not_found("subscription", id))?;
+        let row = sqlx::query(
+            "SELECT scscf_name, scscf_origin_host, scscf_reassignment_pending, capability_set \
+                 FROM subscription WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| not_found("subscription", id))?;
         let scscf = scscf_from_row(&row)?;
+        let scscf_reassignment_pending = row.try_get::<i64, _>("scscf_reassignment_pending")? != 0;
+        let capability_set: Option<String> = row.try_get("capability_set")?;
         let mut service_profiles = Vec::new();
         for row in sqlx::query(
             "SELECT profile_id, ifc_json FROM service_profile WHERE subscription_id = $1 ORDER BY profile_id",
@@ -801,6 +888,8 @@ impl SubscriberStore for SqlStore {
             public_identities,
             service_profiles,
             scscf,
+            scscf_reassignment_pending,
+            capability_set,
         })
     }
 
@@ -986,6 +1075,7 @@ impl SubscriberStore for SqlStore {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.written();
         Ok(())
     }
 
@@ -1032,6 +1122,7 @@ impl SubscriberStore for SqlStore {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.written();
         Ok(())
     }
 
@@ -1143,46 +1234,21 @@ impl SubscriberStore for SqlStore {
     }
 
     async fn auth_context(&self, impi: &Impi, impu: &Impu) -> Result<AuthContext, HssError> {
-        static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-        let sql = SQL.get_or_init(|| {
-            let impi_cols = IMPI_COLS
-                .split(", ")
-                .map(|c| format!("i.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            format!(
-                "SELECT u.impu AS u_impu, u.subscription_id AS u_subscription_id, u.barred AS u_barred, \
-                 u.irs_id AS u_irs_id, u.can_register AS u_can_register, u.profile_id AS u_profile_id, \
-                 u.reg_state AS u_reg_state, s.scscf_name, s.scscf_origin_host, {impi_cols}, \
-                 (SELECT COUNT(*) FROM impi_impu a WHERE a.impi = $1 AND a.impu = $2) AS assoc \
-                 FROM (SELECT 1 AS one) d \
-                 LEFT JOIN impu u ON u.impu = $2 \
-                 LEFT JOIN subscription s ON s.id = u.subscription_id \
-                 LEFT JOIN impi i ON i.impi = $1"
-            )
-        });
-        let row = sqlx::query(sql)
-            .bind(impi.as_str())
-            .bind(impu.as_str())
-            .fetch_one(&self.pool)
-            .await?;
-        let public = match row.try_get::<Option<String>, _>("u_impu")? {
+        // With SQN blocks, associated pairs are served from memory for at most the block TTL.
+        let generation = match &self.blocks {
+            Some(b) => match b.context(impi.as_str(), impu.as_str()) {
+                (Some(hit), _) => return Ok(hit),
+                (None, g) => Some(g),
+            },
             None => None,
-            Some(_) => Some(PublicIdentityRecord {
-                subscription_id: row.try_get("u_subscription_id")?,
-                identity: public_identity_from_prefixed(&row, "u_")?,
-                scscf: scscf_from_row(&row)?,
-            }),
         };
-        let auth = match row.try_get::<Option<String>, _>("impi")? {
-            None => None,
-            Some(_) => Some(auth_data_from_row(&row)?),
-        };
-        Ok(AuthContext {
-            public,
-            auth,
-            associated: row.try_get::<i64, _>("assoc")? > 0,
-        })
+        let ctx = self.auth_context_in_db(impi, impu).await?;
+        if let (Some(b), Some(g)) = (&self.blocks, generation) {
+            if ctx.associated && ctx.public.is_some() && ctx.auth.is_some() {
+                b.put_context(g, impi.as_str(), impu.as_str(), &ctx);
+            }
+        }
+        Ok(ctx)
     }
 
     async fn is_associated(&self, impi: &Impi, impu: &Impu) -> Result<bool, HssError> {
@@ -1198,7 +1264,8 @@ impl SubscriberStore for SqlStore {
 
     async fn set_scscf(&self, id: &str, scscf: Option<&ScscfAssignment>) -> Result<(), HssError> {
         let r = sqlx::query(
-            "UPDATE subscription SET scscf_name = $2, scscf_origin_host = $3 WHERE id = $1",
+            "UPDATE subscription SET scscf_name = $2, scscf_origin_host = $3, \
+             scscf_reassignment_pending = 0 WHERE id = $1",
         )
         .bind(id)
         .bind(scscf.map(|a| a.server_name.clone()))
@@ -1208,6 +1275,7 @@ impl SubscriberStore for SqlStore {
         if r.rows_affected() == 0 {
             return Err(not_found("subscription", id));
         }
+        self.written();
         Ok(())
     }
 
@@ -1228,6 +1296,7 @@ impl SubscriberStore for SqlStore {
             }
         }
         tx.commit().await?;
+        self.written();
         Ok(())
     }
 
@@ -1303,6 +1372,99 @@ impl SubscriberStore for SqlStore {
             return Err(not_found("S-CSCF capabilities", server_name));
         }
         Ok(())
+    }
+
+    async fn set_scscf_reassignment_pending(
+        &self,
+        id: &str,
+        pending: bool,
+    ) -> Result<(), HssError> {
+        let r =
+            sqlx::query("UPDATE subscription SET scscf_reassignment_pending = $2 WHERE id = $1")
+                .bind(id)
+                .bind(b(pending))
+                .execute(&self.pool)
+                .await?;
+        if r.rows_affected() == 0 {
+            return Err(not_found("subscription", id));
+        }
+        Ok(())
+    }
+
+    async fn put_capability_set(&self, set: &CapabilitySet) -> Result<(), HssError> {
+        set.validate()?;
+        sqlx::query(
+            "INSERT INTO capability_set (name, mandatory, optional, server_names) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO UPDATE SET \
+             mandatory = excluded.mandatory, optional = excluded.optional, \
+             server_names = excluded.server_names",
+        )
+        .bind(set.name.as_str())
+        .bind(json_text(&set.mandatory)?)
+        .bind(json_text(&set.optional)?)
+        .bind(json_text(&set.server_names)?)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn capability_sets(&self) -> Result<Vec<CapabilitySet>, HssError> {
+        sqlx::query(
+            "SELECT name, mandatory, optional, server_names FROM capability_set ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(capability_set_from_row)
+        .collect()
+    }
+
+    async fn delete_capability_set(&self, name: &str) -> Result<(), HssError> {
+        let r = sqlx::query("DELETE FROM capability_set WHERE name = $1")
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(not_found("capability set", name));
+        }
+        Ok(())
+    }
+
+    async fn set_capability_set(&self, id: &str, name: Option<&str>) -> Result<(), HssError> {
+        if let Some(n) = name {
+            let exists = sqlx::query("SELECT 1 FROM capability_set WHERE name = $1")
+                .bind(n)
+                .fetch_optional(&self.pool)
+                .await?
+                .is_some();
+            if !exists {
+                return Err(HssError::invalid(
+                    "capability_set",
+                    format!("no capability set named {n:?}"),
+                ));
+            }
+        }
+        let r = sqlx::query("UPDATE subscription SET capability_set = $2 WHERE id = $1")
+            .bind(id)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(not_found("subscription", id));
+        }
+        Ok(())
+    }
+
+    async fn capabilities_for(&self, id: &str) -> Result<Option<CapabilitySet>, HssError> {
+        let row = sqlx::query(
+            "SELECT c.name, c.mandatory, c.optional, c.server_names FROM capability_set c \
+             WHERE c.name = COALESCE((SELECT s.capability_set FROM subscription s WHERE s.id = $1), $2)",
+        )
+        .bind(id)
+        .bind(DEFAULT_CAPABILITY_SET)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(capability_set_from_row).transpose()
     }
 
     async fn add_roaming_agreement(&self, network: &str) -> Result<(), HssError> {

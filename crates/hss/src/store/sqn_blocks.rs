@@ -14,12 +14,18 @@
 //! - A resynchronisation or a provisioning change made through this process drops the IMPI's
 //!   remaining block and cached credentials; changes made by another process are picked up when
 //!   the block expires (`ttl`).
+//!
+//! With blocks on, the store also keeps the MAR/UAR context ([`super::AuthContext`]) of
+//! associated IMPI/IMPU pairs for at most `ttl`, so a MAR served from a block needs no database
+//! round trip at all. Every write made through the store empties that cache (a generation counter
+//! keeps a read that raced with the write from putting the old value back); writes made by another
+//! process are seen after at most `ttl`, as for the credentials.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::AuthData;
+use super::{AuthContext, AuthData};
 use crate::model::Impi;
 
 /// How a [`super::SqlStore`] reserves SQN blocks.
@@ -72,11 +78,20 @@ impl Reserved {
 /// Most IMPIs with a block in memory; beyond it the cache is emptied (the blocks are skipped).
 const MAX_ENTRIES: usize = 100_000;
 
+/// Cached contexts of associated (IMPI, IMPU) pairs, with the time they were read.
+#[derive(Debug, Default)]
+struct Contexts {
+    /// Bumped by every write through the store.
+    generation: u64,
+    map: HashMap<(String, String), (AuthContext, Instant)>,
+}
+
 /// The per-IMPI blocks of one store.
 #[derive(Debug)]
 pub(crate) struct SqnBlocks {
     pub(crate) config: SqnBlockConfig,
     entries: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Reserved>>>>,
+    contexts: Mutex<Contexts>,
 }
 
 impl SqnBlocks {
@@ -84,7 +99,46 @@ impl SqnBlocks {
         Self {
             config,
             entries: Mutex::new(HashMap::new()),
+            contexts: Mutex::new(Contexts::default()),
         }
+    }
+
+    fn contexts(&self) -> std::sync::MutexGuard<'_, Contexts> {
+        self.contexts.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A cached context younger than `ttl`, and the generation to pass to
+    /// [`SqnBlocks::put_context`] after reading it from the database on a miss.
+    pub(crate) fn context(&self, impi: &str, impu: &str) -> (Option<AuthContext>, u64) {
+        let c = self.contexts();
+        let hit = c
+            .map
+            .get(&(impi.to_string(), impu.to_string()))
+            .filter(|(_, at)| at.elapsed() <= self.config.ttl)
+            .map(|(ctx, _)| ctx.clone());
+        (hit, c.generation)
+    }
+
+    /// Caches a context read at `generation`, unless a write happened since.
+    pub(crate) fn put_context(&self, generation: u64, impi: &str, impu: &str, ctx: &AuthContext) {
+        let mut c = self.contexts();
+        if c.generation != generation {
+            return;
+        }
+        if c.map.len() >= MAX_ENTRIES {
+            c.map.clear();
+        }
+        c.map.insert(
+            (impi.to_string(), impu.to_string()),
+            (ctx.clone(), Instant::now()),
+        );
+    }
+
+    /// Forgets every cached context (after a write through the store).
+    pub(crate) fn invalidate_contexts(&self) {
+        let mut c = self.contexts();
+        c.generation = c.generation.wrapping_add(1);
+        c.map.clear();
     }
 
     /// The (possibly new, empty) entry of an IMPI; lock it before using or changing its block.
@@ -99,11 +153,12 @@ impl SqnBlocks {
         map.entry(impi.as_str().to_string()).or_default().clone()
     }
 
-    /// Drops every block (e.g. after a subscription was deleted).
+    /// Drops every block and cached context (e.g. after a subscription was deleted).
     pub(crate) fn clear_all(&self) {
         self.entries
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clear();
+        self.invalidate_contexts();
     }
 }

@@ -6,7 +6,8 @@
 use crate::flow::{Flow, Transport};
 use bytes::Bytes;
 use sip::{Editor, HeaderName, Host, Message, Method, NameAddr, Param, SipUri, Uri, Via};
-use std::fmt::Write as _;
+use std::net::IpAddr;
+use std::sync::Arc;
 
 /// Proxy identity and policy.
 #[derive(Debug, Clone)]
@@ -44,9 +45,13 @@ impl ProxyConfig {
 
     /// True if `uri` designates this proxy (host and port match us or an alias; §16.4).
     pub fn is_local(&self, uri: &Uri) -> bool {
+        self.is_local_with(uri, &derived(self))
+    }
+
+    fn is_local_with(&self, uri: &Uri, d: &Derived) -> bool {
         let Some(u) = uri.as_sip() else { return false };
         let port = u.port.unwrap_or(if u.secure { 5061 } else { 5060 });
-        let me = host_is(&u.host, &self.host) && port == self.port;
+        let me = port == self.port && d.is_me(&u.host);
         me || self
             .aliases
             .iter()
@@ -54,7 +59,7 @@ impl ProxyConfig {
     }
 
     fn via_is_ours(&self, via: &Via) -> bool {
-        host_is(&via.host, &self.host) && via.port.unwrap_or(5060) == self.port
+        via.port.unwrap_or(5060) == self.port && derived(self).is_me(&via.host)
     }
 
     /// Our URI with `lr` (for Record-Route and Path, RFC 3327 §4), with a transport parameter
@@ -82,9 +87,19 @@ fn host_of(name: &str) -> Host {
 
 fn host_is(h: &Host, name: &str) -> bool {
     let bare = name.trim_start_matches('[').trim_end_matches(']');
-    match (h.ip(), bare.parse::<std::net::IpAddr>()) {
-        (Some(a), Ok(b)) => a == b,
-        _ => host_str(h).eq_ignore_ascii_case(bare),
+    host_is_parsed(h, bare, || bare.parse::<IpAddr>().ok())
+}
+
+/// [`host_is`] with the configured name already stripped of brackets and its address (if it is
+/// one) supplied by `ip`, called only when `h` is an address: a domain name is compared as text.
+fn host_is_parsed(h: &Host, bare: &str, ip: impl FnOnce() -> Option<IpAddr>) -> bool {
+    match (h, h.ip()) {
+        (Host::Domain(d), _) => d.eq_ignore_ascii_case(bare),
+        (_, Some(a)) => match ip() {
+            Some(b) => a == b,
+            None => host_str(h).eq_ignore_ascii_case(bare),
+        },
+        (_, None) => false,
     }
 }
 
@@ -94,6 +109,78 @@ fn host_str(h: &Host) -> String {
         Host::V4(a) => a.to_string(),
         Host::V6(a) => a.to_string(),
     }
+}
+
+/// What every forwarded request needs from [`ProxyConfig::host`] and [`ProxyConfig::port`],
+/// worked out once: the address, our host as written in Via, and our Path / Record-Route value
+/// per transport (RFC 3327 §4). Parsing and formatting an IPv6 address costs more than the rest
+/// of the forwarding path, so these are kept per thread for the last configuration seen and
+/// recomputed whenever the host or port differ (the fields of [`ProxyConfig`] are public and may
+/// change at any time).
+#[derive(Debug)]
+struct Derived {
+    host: String,
+    port: u16,
+    /// The host without brackets.
+    bare: String,
+    /// `bare` parsed as an address, if it is one.
+    ip: Option<IpAddr>,
+    /// [`host_of`] written out (`[2001:db8::1]`, `192.0.2.1`, a domain name).
+    written: String,
+    /// `<sip:host:port;lr>` (UDP), `<…;transport=tcp;lr>`, `<…;transport=tls;lr>`.
+    route: [String; 3],
+}
+
+impl Derived {
+    fn new(cfg: &ProxyConfig) -> Self {
+        let bare = cfg
+            .host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        Derived {
+            host: cfg.host.clone(),
+            port: cfg.port,
+            ip: bare.parse().ok(),
+            bare,
+            written: host_of(&cfg.host).to_string(),
+            route: [Transport::Udp, Transport::Tcp, Transport::Tls]
+                .map(|t| format!("<{}>", cfg.uri(t))),
+        }
+    }
+
+    fn route(&self, transport: Transport) -> &str {
+        let i = match transport {
+            Transport::Udp => 0,
+            Transport::Tcp => 1,
+            Transport::Tls => 2,
+        };
+        self.route.get(i).map_or("", String::as_str)
+    }
+
+    /// True if `h` is our host (as [`host_is`] with [`ProxyConfig::host`]).
+    fn is_me(&self, h: &Host) -> bool {
+        host_is_parsed(h, &self.bare, || self.ip)
+    }
+}
+
+thread_local! {
+    static DERIVED: std::cell::RefCell<Option<Arc<Derived>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The [`Derived`] values of `cfg` (computed on first use per thread and configuration).
+fn derived(cfg: &ProxyConfig) -> Arc<Derived> {
+    DERIVED.with(|d| {
+        let mut d = d.borrow_mut();
+        match &*d {
+            Some(x) if x.port == cfg.port && x.host == cfg.host => Arc::clone(x),
+            _ => {
+                let x = Arc::new(Derived::new(cfg));
+                *d = Some(Arc::clone(&x));
+                x
+            }
+        }
+    })
 }
 
 /// Why a request is refused, and the response that says so.
@@ -201,16 +288,22 @@ pub fn branch_for(msg: &Message) -> String {
     if let Some(v) = msg.headers_id(HeaderName::Via).next() {
         h.add(v.value);
     }
-    h.add(
-        msg.method()
-            .map(|m| m.as_str().to_string())
-            .unwrap_or_default()
-            .as_bytes(),
-    );
+    h.add(msg.method().as_ref().map_or("", Method::as_str).as_bytes());
     let mut s = String::with_capacity(7 + 33);
     s.push_str(crate::MAGIC_COOKIE);
-    let _ = write!(s, "{:016x}.{:016x}", loop_hash(msg), h.0);
+    push_hex16(&mut s, loop_hash(msg));
+    s.push('.');
+    push_hex16(&mut s, h.0);
     s
+}
+
+/// Appends `v` as 16 lower-case hexadecimal digits (as `{:016x}`).
+fn push_hex16(s: &mut String, v: u64) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for i in (0..16).rev() {
+        let d = ((v >> (i * 4)) & 0xf) as usize;
+        s.push(char::from(HEX.get(d).copied().unwrap_or(b'0')));
+    }
 }
 
 /// §16.3 step 1 for a proxy: the parts a stateful proxy uses must be well formed — CSeq (and its
@@ -282,14 +375,11 @@ pub fn check_request(msg: &Message, cfg: &ProxyConfig) -> Result<(), Rejection> 
 /// request came back unchanged (a loop); other Vias of ours are spirals.
 pub fn is_loop(msg: &Message, cfg: &ProxyConfig) -> sip::Result<bool> {
     // cheap pre-filter: a Via of ours contains our host as we write it
-    let me = host_of(&cfg.host).to_string();
-    let me = me.as_bytes();
-    let mentions_us = msg.headers().any(|v| {
-        v.id == Some(HeaderName::Via)
-            && v.value
-                .windows(me.len())
-                .any(|w| w.eq_ignore_ascii_case(me))
-    });
+    let d = derived(cfg);
+    let me = d.written.as_bytes();
+    let mentions_us = msg
+        .headers_id(HeaderName::Via)
+        .any(|v| contains_ignore_ascii_case(v.value, me));
     if !mentions_us {
         return Ok(false);
     }
@@ -301,8 +391,39 @@ pub fn is_loop(msg: &Message, cfg: &ProxyConfig) -> sip::Result<bool> {
     if ours.peek().is_none() {
         return Ok(false);
     }
-    let prefix = format!("{}{:016x}.", crate::MAGIC_COOKIE, loop_hash(msg));
+    let mut prefix = String::with_capacity(7 + 17);
+    prefix.push_str(crate::MAGIC_COOKIE);
+    push_hex16(&mut prefix, loop_hash(msg));
+    prefix.push('.');
     Ok(ours.any(|v| v.branch().is_some_and(|b| b.starts_with(&prefix))))
+}
+
+/// True if `needle` occurs in `hay`, ASCII case-insensitively (as a scan of every window with
+/// `eq_ignore_ascii_case`, but only windows starting with the needle's first byte are compared).
+fn contains_ignore_ascii_case(hay: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, _)) = needle.split_first() else {
+        return true;
+    };
+    if hay.len() < needle.len() {
+        return false;
+    }
+    let (lo, up) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
+    let last_start = hay.len() - needle.len();
+    let mut from = 0;
+    while let Some(k) = hay
+        .get(from..=last_start)
+        .and_then(|h| h.iter().position(|&b| b == lo || b == up))
+    {
+        let at = from + k;
+        if hay
+            .get(at..at + needle.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(needle))
+        {
+            return true;
+        }
+        from = at + 1;
+    }
+    false
 }
 
 /// A request ready to forward: edits done except our Via.
@@ -313,8 +434,8 @@ pub struct Prepared {
     pub next_hop: Uri,
     /// Our branch.
     pub branch: String,
-    host: String,
-    port: u16,
+    /// Our host and port as configured, with what is derived from them.
+    me: Arc<Derived>,
 }
 
 impl Prepared {
@@ -331,15 +452,24 @@ impl Prepared {
         self.editor.finish()
     }
 
+    /// Our Via (RFC 3261 §16.6 step 8), written straight out: exactly what
+    /// `Via::new(transport, host, Some(port), branch)` with a `rport` flag displays, i.e.
+    /// `SIP/2.0/<transport> <host>:<port>;branch=<branch>;rport`.
     fn push_via(&mut self, transport: Transport) -> sip::Result<()> {
-        let mut via = Via::new(
-            transport.as_str(),
-            host_of(&self.host),
-            Some(self.port),
-            self.branch.as_str(),
+        let t = transport.as_str();
+        let mut v = String::with_capacity(
+            8 + t.len() + 1 + self.me.written.len() + 6 + 8 + self.branch.len() + 6,
         );
-        via.params.set(Param::flag("rport"));
-        self.editor.push_via(&via)?;
+        v.push_str("SIP/2.0/");
+        v.push_str(t);
+        v.push(' ');
+        v.push_str(&self.me.written);
+        v.push(':');
+        push_u16(&mut v, self.me.port);
+        v.push_str(";branch=");
+        v.push_str(&self.branch);
+        v.push_str(";rport");
+        self.editor.push_via_value(v)?;
         Ok(())
     }
 
@@ -392,6 +522,7 @@ pub fn prepare_forward(
     let mf = msg.max_forwards()?.unwrap_or(71);
     ed.replace(HeaderName::MaxForwards, mf.saturating_sub(1))?;
 
+    let d = derived(cfg);
     let mut ruri = msg.request_uri()?;
     let mut routes = if msg.has_id(HeaderName::Route) {
         msg.route()?
@@ -402,7 +533,7 @@ pub fn prepare_forward(
     let mut ruri_changed = false;
     // only our own Route was popped: the other Route lines stay byte-exact
     let mut popped_first_only = false;
-    if cfg.is_local(&ruri) {
+    if cfg.is_local_with(&ruri, &d) {
         if let Some(last) = routes.pop() {
             // a strict router upstream put our Record-Route URI in the Request-URI (§16.4)
             ruri = last.uri;
@@ -410,7 +541,7 @@ pub fn prepare_forward(
             ruri_changed = true;
         }
     }
-    if routes.first().is_some_and(|r| cfg.is_local(&r.uri)) {
+    if routes.first().is_some_and(|r| cfg.is_local_with(&r.uri, &d)) {
         routes.remove(0);
         popped_first_only = !routes_changed;
         routes_changed = true;
@@ -445,17 +576,13 @@ pub fn prepare_forward(
         Some(Method::Invite | Method::Subscribe | Method::Refer)
     ) && msg.to().map(|t| t.tag().is_none()).unwrap_or(false);
     if cfg.record_route && dialog_creating {
-        ed.prepend(
-            HeaderName::RecordRoute,
-            format_args!("<{}>", cfg.uri(flow.transport)),
-        )?;
+        ed.prepend(HeaderName::RecordRoute, d.route(flow.transport))?;
     }
     Ok(Prepared {
         editor: ed,
         next_hop,
         branch: branch_for(msg),
-        host: cfg.host.clone(),
-        port: cfg.port,
+        me: d,
     })
 }
 
@@ -478,7 +605,27 @@ pub fn strip_own_via(resp: &Message, cfg: &ProxyConfig) -> sip::Result<Option<(M
 
 /// RFC 3327 §5.1: the Path value a registrar-bound proxy adds (`<sip:host:port;lr>`).
 pub fn path_value(cfg: &ProxyConfig, transport: Transport) -> String {
-    format!("<{}>", cfg.uri(transport))
+    derived(cfg).route(transport).to_string()
+}
+
+/// Appends `v` in decimal.
+fn push_u16(s: &mut String, v: u16) {
+    let mut buf = [0u8; 5];
+    let mut i = buf.len();
+    let mut n = v;
+    loop {
+        i -= 1;
+        if let Some(d) = buf.get_mut(i) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || i == 0 {
+            break;
+        }
+    }
+    for &b in buf.get(i..).unwrap_or(&[]) {
+        s.push(char::from(b));
+    }
 }
 
 /// RFC 3608 §6 / TS 24.229 §5.1.2A.1: the route set a UE preloads for requests after

@@ -8,4 +8,4 @@ pub use self::core::{
     branch_for, check_request, is_loop, loop_hash, path_value, preloaded_route, prepare_forward,
     stamp_via, strip_own_via, validate_for_proxy, Prepared, ProxyConfig, Rejection,
 };
-pub use stateful::{build_cancel, ProxyRequest, StatefulProxy};
+pub use stateful::{build_cancel, BranchResponse, ProxyRequest, StatefulProxy};

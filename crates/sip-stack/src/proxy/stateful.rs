@@ -9,6 +9,16 @@
 //! cleared by a final response. When it fires and the branch had a provisional response, the
 //! branch is CANCELled (§9.1) and given 64·T1 to answer, after which the proxy answers 408
 //! upstream; without a provisional it is treated at once as a 408 (§16.8).
+//!
+//! Two additions serve applications that decide asynchronously ([`crate::service`]):
+//! - *Response interception* ([`StatefulProxy::set_intercept_responses`]): final responses of
+//!   the current branch, and the 408/503 the proxy would generate for it (§16.7 step 6, §16.8),
+//!   are queued for the application ([`StatefulProxy::poll_response`]) instead of relayed; it
+//!   relays (edited) with [`StatefulProxy::respond`] or tries another branch
+//!   ([`StatefulProxy::forward_branch`], serial search, §16.7 step 6 / §16.6). A CANCEL for an
+//!   INVITE not yet forwarded is answered 200 and the INVITE 487 (§16.10).
+//! - *Originated requests* ([`StatefulProxy::originate`]): the proxy acting as a UAC (§8.1); the
+//!   final response or failure of each is queued ([`StatefulProxy::poll_originated`]).
 
 use super::core::{
     check_request, prepare_forward, strip_own_via, Prepared, ProxyConfig, Rejection,
@@ -21,7 +31,7 @@ use crate::{Error, Result};
 use bytes::Bytes;
 use sip::{Message, MessageBuilder, Method};
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::time::Instant;
 
 /// Timer C phase of one INVITE branch.
@@ -52,13 +62,29 @@ pub struct ProxyRequest {
     pub flow: Flow,
 }
 
+/// A final response (or local 408/503) of a forwarded branch, held for the application in
+/// response-interception mode ([`StatefulProxy::set_intercept_responses`]).
+#[derive(Debug, Clone)]
+pub struct BranchResponse {
+    /// The server transaction it answers.
+    pub server: ServerKey,
+    /// The branch (client transaction) it came from.
+    pub branch: ClientKey,
+    /// The response, our Via removed (§16.7 step 3); for a local one, built for the request.
+    pub response: Message,
+    /// True for a 408 (timeout, Timer C) or 503 (transport error) generated here (§16.7 step 6).
+    pub local: bool,
+    /// The application's value given with the branch.
+    pub cookie: u64,
+}
+
 /// Sans-IO stateful proxy.
 pub struct StatefulProxy {
     /// The transaction layer (exposed for inspection).
     pub layer: TransactionLayer,
     cfg: ProxyConfig,
-    /// client transaction → server transaction it serves
-    up: HashMap<ClientKey, ServerKey>,
+    /// client transaction → server transaction it serves, and the application's cookie
+    up: HashMap<ClientKey, (ServerKey, u64)>,
     /// server transaction → client transaction (for CANCEL)
     down: HashMap<ServerKey, ClientKey>,
     requests: VecDeque<ProxyRequest>,
@@ -66,6 +92,14 @@ pub struct StatefulProxy {
     /// Timer C per INVITE branch, and its (lazily cleaned) schedule.
     timer_c: HashMap<ClientKey, TimerC>,
     timer_c_heap: BinaryHeap<Reverse<(Instant, ClientKey)>>,
+    /// Response-interception mode and its queue.
+    intercept: bool,
+    responses: VecDeque<BranchResponse>,
+    /// Server transactions CANCELled upstream while a branch was out: no new branches (§16.10).
+    cancelled: HashSet<ServerKey>,
+    /// Client transactions we originated (UAC), and their outcomes.
+    originated: HashSet<ClientKey>,
+    outcomes: VecDeque<(ClientKey, std::result::Result<Message, Failure>)>,
 }
 
 impl StatefulProxy {
@@ -80,6 +114,11 @@ impl StatefulProxy {
             transmit: VecDeque::new(),
             timer_c: HashMap::new(),
             timer_c_heap: BinaryHeap::new(),
+            intercept: false,
+            responses: VecDeque::new(),
+            cancelled: HashSet::new(),
+            originated: HashSet::new(),
+            outcomes: VecDeque::new(),
         }
     }
 
@@ -128,6 +167,106 @@ impl StatefulProxy {
                 _ => self.answer_upstream(&ckey, Failure::Timeout, now),
             }
         }
+    }
+
+    /// Response-interception mode (off by default): final responses of the current branch of
+    /// each server transaction and the proxy's own 408/503 for it are queued for
+    /// [`StatefulProxy::poll_response`] instead of relayed; a CANCEL for an INVITE the
+    /// application has not forwarded yet is answered 200 and the INVITE 487 (§16.10).
+    pub fn set_intercept_responses(&mut self, on: bool) {
+        self.intercept = on;
+    }
+
+    /// The next intercepted final response.
+    pub fn poll_response(&mut self) -> Option<BranchResponse> {
+        self.responses.pop_front()
+    }
+
+    /// The next outcome of an originated request: its final response or its failure (Timer
+    /// B/F → [`Failure::Timeout`], transport error → [`Failure::Transport`]).
+    pub fn poll_originated(
+        &mut self,
+    ) -> Option<(ClientKey, std::result::Result<Message, Failure>)> {
+        self.outcomes.pop_front()
+    }
+
+    /// Sends a request as a UAC through a new client transaction (retransmissions, Timer B/F;
+    /// RFC 3261 §8.1, §17.1). `msg` carries its top Via with a fresh branch. Its final response
+    /// or failure comes from [`StatefulProxy::poll_originated`]; provisional ones are dropped.
+    pub fn originate(&mut self, msg: Message, flow: Flow, now: Instant) -> Result<ClientKey> {
+        let key = self.layer.send_request(msg, flow, now)?;
+        self.originated.insert(key.clone());
+        self.pump(now);
+        Ok(key)
+    }
+
+    /// Sends another branch for the server transaction `server` (a finished request with our Via
+    /// and a branch not used before, e.g. after a 408/503, §16.7 step 6 / §16.6); it becomes the
+    /// current branch (CANCEL goes there, its final response is intercepted). Fails if the server
+    /// transaction is gone, already has a final response, or was CANCELled upstream (§16.10: no
+    /// new branches after a CANCEL; answer it 487 then).
+    pub fn forward_branch(
+        &mut self,
+        server: &ServerKey,
+        msg: Message,
+        flow: Flow,
+        cookie: u64,
+        now: Instant,
+    ) -> Result<ClientKey> {
+        let open = self
+            .layer
+            .server(server)
+            .is_some_and(|s| s.last_status().is_none_or(|c| c < 200));
+        if !open || self.cancelled.contains(server) {
+            return Err(Error::NoTransaction);
+        }
+        let ckey = self.start_branch(server, msg, flow, cookie, now)?;
+        self.pump(now);
+        Ok(ckey)
+    }
+
+    fn start_branch(
+        &mut self,
+        server: &ServerKey,
+        msg: Message,
+        flow: Flow,
+        cookie: u64,
+        now: Instant,
+    ) -> Result<ClientKey> {
+        let invite = msg.method() == Some(Method::Invite);
+        let ckey = self.layer.send_request(msg, flow, now)?;
+        if invite {
+            // §16.6 step 11
+            let c = self.layer.config().timers.timer_c;
+            self.set_timer_c(&ckey, TimerC::Running(now + c));
+        }
+        self.up.insert(ckey.clone(), (server.clone(), cookie));
+        self.down.insert(server.clone(), ckey.clone());
+        Ok(ckey)
+    }
+
+    /// Whether the upstream CANCELled this server transaction while a branch was out (§16.10).
+    pub fn is_cancelled(&self, server: &ServerKey) -> bool {
+        self.cancelled.contains(server)
+    }
+
+    /// Drops a request without answering: its server transaction is removed (a retransmission
+    /// will be a new request).
+    pub fn abandon(&mut self, server: &ServerKey, now: Instant) {
+        self.layer.abandon_server(server);
+        self.pump(now);
+    }
+
+    /// Entries held in the proxy's own maps (branch links, Timer C, queued responses, originated
+    /// transactions and their outcomes): zero once everything finished and was polled.
+    pub fn tracked(&self) -> usize {
+        self.up.len()
+            + self.down.len()
+            + self.timer_c.len()
+            + self.responses.len()
+            + self.cancelled.len()
+            + self.originated.len()
+            + self.outcomes.len()
     }
 
     /// The configuration.
@@ -207,15 +346,7 @@ impl StatefulProxy {
             }
             Some(skey) => {
                 let msg = prepared.finish_message(flow.transport)?;
-                let invite = msg.method() == Some(Method::Invite);
-                let ckey = self.layer.send_request(msg, flow, now)?;
-                if invite {
-                    // §16.6 step 11
-                    let c = self.layer.config().timers.timer_c;
-                    self.set_timer_c(&ckey, TimerC::Running(now + c));
-                }
-                self.up.insert(ckey.clone(), skey.clone());
-                self.down.insert(skey.clone(), ckey);
+                self.start_branch(skey, msg, flow, 0, now)?;
             }
         }
         self.pump(now);
@@ -252,13 +383,25 @@ impl StatefulProxy {
                         });
                     }
                 }
+                TxEvent::Response { key, msg, .. } if self.originated.contains(&key) => {
+                    if msg.status().is_some_and(|c| c >= 200) {
+                        self.outcomes.push_back((key, Ok(msg)));
+                    }
+                }
+                TxEvent::Failed {
+                    key: TxKey::Client(key),
+                    failure,
+                } if self.originated.contains(&key) => {
+                    self.outcomes.push_back((key, Err(failure)));
+                }
                 TxEvent::Response { key, msg, .. } => self.relay_response(&key, msg, now),
                 TxEvent::StrayResponse { msg, .. } => self.forward_stray(msg),
                 TxEvent::Failed { key, failure } => self.on_failed(key, failure, now),
                 TxEvent::Terminated { key } => match key {
                     TxKey::Client(c) => {
                         self.timer_c.remove(&c);
-                        if let Some(s) = self.up.remove(&c) {
+                        self.originated.remove(&c);
+                        if let Some((s, _)) = self.up.remove(&c) {
                             if self.down.get(&s) == Some(&c) {
                                 self.down.remove(&s);
                             }
@@ -266,7 +409,7 @@ impl StatefulProxy {
                     }
                     TxKey::Server(s) => {
                         // keep the downstream link until the client transaction ends
-                        let _ = s;
+                        self.cancelled.remove(&s);
                     }
                 },
             }
@@ -297,7 +440,19 @@ impl StatefulProxy {
     fn on_cancel(&mut self, key: ServerKey, msg: Message, now: Instant) {
         let invite_key = key.invite_for_cancel();
         let pending = self.down.get(&invite_key).cloned();
-        let status = if pending.is_some() { 200 } else { 481 };
+        // §16.10: an INVITE the application is still deciding about (interception mode) is
+        // answered 487 at once; whatever it decides later finds the transaction completed
+        let undecided = self.intercept
+            && pending.is_none()
+            && self
+                .layer
+                .server(&invite_key)
+                .is_some_and(|s| s.last_status().is_none_or(|c| c < 200));
+        let status = if pending.is_some() || undecided {
+            200
+        } else {
+            481
+        };
         let reason = if status == 200 {
             "OK"
         } else {
@@ -307,8 +462,30 @@ impl StatefulProxy {
             let _ = self.layer.send_response(&key, &resp, now);
         }
         if let Some(ckey) = pending {
+            if self.intercept {
+                self.cancelled.insert(invite_key.clone());
+            }
             self.cancel_branch(&ckey, now);
         }
+        if undecided {
+            let invite = self.layer.server(&invite_key).map(|s| s.request().clone());
+            if let Some(Ok(resp)) =
+                invite.map(|i| crate::ua::response(&i, 487, "Request Terminated", None).build())
+            {
+                let _ = self.layer.send_response(&invite_key, &resp, now);
+            }
+        }
+    }
+
+    /// In interception mode: whether a final response for branch `ckey` of `skey` goes to the
+    /// application (the branch is the current one and the server transaction is unanswered).
+    fn intercepts(&self, skey: &ServerKey, ckey: &ClientKey) -> bool {
+        self.intercept
+            && self.down.get(skey) == Some(ckey)
+            && self
+                .layer
+                .server(skey)
+                .is_some_and(|s| s.last_status().is_none_or(|c| c < 200))
     }
 
     /// Sends a CANCEL for the INVITE branch `ckey` if it is in Proceeding (§9.1, §16.10).
@@ -332,7 +509,7 @@ impl StatefulProxy {
     }
 
     fn relay_response(&mut self, ckey: &ClientKey, msg: Message, now: Instant) {
-        let Some(skey) = self.up.get(ckey).cloned() else {
+        let Some((skey, cookie)) = self.up.get(ckey).cloned() else {
             // response to a CANCEL we generated: consumed here
             return;
         };
@@ -351,6 +528,22 @@ impl StatefulProxy {
             return; // hop by hop (§16.7 step 5)
         }
         match strip_own_via(&msg, &self.cfg) {
+            Ok(Some(_))
+                if self.intercept
+                    && self.down.get(&skey) != Some(ckey)
+                    && !(200..300).contains(&status) =>
+            {
+                // a branch given up for a later one: only its 2xx still counts (§16.7 step 10)
+            }
+            Ok(Some((out, _))) if status >= 200 && self.intercepts(&skey, ckey) => {
+                self.responses.push_back(BranchResponse {
+                    server: skey,
+                    branch: ckey.clone(),
+                    response: out,
+                    local: false,
+                    cookie,
+                });
+            }
             Ok(Some((out, _))) => {
                 let _ = self.layer.send_response(&skey, &out, now);
             }
@@ -377,7 +570,7 @@ impl StatefulProxy {
     /// Answers the server transaction of branch `ckey` with 408/503 unless it has a final
     /// response already.
     fn answer_upstream(&mut self, ckey: &ClientKey, failure: Failure, now: Instant) {
-        let Some(skey) = self.up.get(ckey).cloned() else {
+        let Some((skey, cookie)) = self.up.get(ckey).cloned() else {
             return;
         };
         let Some(stx) = self.layer.server(&skey) else {
@@ -387,9 +580,20 @@ impl StatefulProxy {
             return;
         }
         // §16.7 step 6 / §16.8: timeout → 408, transport error → 503
-        if let Ok(resp) =
+        let Ok(resp) =
             crate::ua::response(stx.request(), failure.status(), failure.reason(), None).build()
-        {
+        else {
+            return;
+        };
+        if self.intercepts(&skey, ckey) {
+            self.responses.push_back(BranchResponse {
+                server: skey,
+                branch: ckey.clone(),
+                response: resp,
+                local: true,
+                cookie,
+            });
+        } else if !self.intercept || self.down.get(&skey) == Some(ckey) {
             let _ = self.layer.send_response(&skey, &resp, now);
         }
     }

@@ -352,6 +352,19 @@ impl TransactionLayer {
         Ok(())
     }
 
+    /// Removes a server transaction without answering it (the transaction user decided to drop
+    /// the request); later retransmissions of the request create a new one.
+    pub fn abandon_server(&mut self, key: &ServerKey) -> bool {
+        if self.servers.remove(key).is_some() {
+            self.events.push_back(TxEvent::Terminated {
+                key: TxKey::Server(key.clone()),
+            });
+            true
+        } else {
+            false
+        }
+    }
+
     /// Starts a client transaction for `request` (top Via with a fresh RFC 3261 branch already in
     /// place) on `flow`. Over UDP, a request above [`LayerConfig::udp_mtu_threshold`] is sent
     /// over TCP instead and its top Via transport rewritten (RFC 3261 §18.1.1).
