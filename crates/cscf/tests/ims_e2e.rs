@@ -448,6 +448,12 @@ async fn wrong_key_unknown_user_and_unregistered_requests_are_refused() {
     );
     let r = ue.request(&msg).await;
     assert_eq!(r.status(), Some(403), "{r}");
+
+    // a REGISTER that does not parse (SIPp's unsubstituted keyword line) → 400 with a reason
+    let bad = ue.register_text(600, "[authentication username= aka_K=x]\r\n");
+    let r = ue.request(&bad).await;
+    assert_eq!(r.status(), Some(400), "{r}");
+    assert!(r.reason().is_some_and(|p| !p.as_str().is_empty()));
     ims.stop().await;
 }
 

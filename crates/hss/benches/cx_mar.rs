@@ -4,7 +4,9 @@
 //!
 //! Variants: `sqlite_full` (one SQN commit per MAR, group commit, `synchronous = FULL`) and
 //! `hss_default` (the HSS as [`hss::server::Hss::start`] runs it with the default configuration:
-//! SQLite `synchronous = FULL`, SQN block reservation of 64 on). After each
+//! SQLite `synchronous = FULL`, SQN block reservation of 64 on, so a repeated subscriber's MAR is
+//! served from memory), and `hss_default_distinct` (same HSS, 60,000 subscribers asked in turn:
+//! every MAR reads the database, reserves a block and stores the S-CSCF name). After each
 //! variant the process CPU time (user + system, `/proc/self/stat`) per MAR over all timed
 //! iterations is printed; client and server share this process, so it covers both ends.
 //!
@@ -22,7 +24,11 @@ use hss::server::{Hss, HssConfig};
 use hss::store::{SqlStore, SqliteSync, StoreConfig};
 
 const BATCH: usize = 256;
+/// Subscribers of the `sqlite_full` and `hss_default` variants: each is asked again and again.
 const SUBSCRIBERS: u64 = 100;
+/// Subscribers of `hss_default_distinct`: every MAR in a run is for a subscriber not seen within
+/// the SQN block TTL (no block, no cached context: the cold path of a first registration).
+const DISTINCT_SUBSCRIBERS: u64 = 60_000;
 
 fn node_cfg(host: &str, listen: bool, peers: Vec<PeerConfig>) -> NodeConfig {
     NodeConfig {
@@ -45,8 +51,8 @@ fn node_cfg(host: &str, listen: bool, peers: Vec<PeerConfig>) -> NodeConfig {
     }
 }
 
-fn mar(i: u64) -> Message {
-    let imsi = demo_imsi(1 + i % SUBSCRIBERS);
+fn mar(i: u64, subscribers: u64) -> Message {
+    let imsi = demo_imsi(1 + i % subscribers);
     MultimediaAuthRequest {
         common: RequestCommon::new(
             format!("scscf;1;{i}"),
@@ -77,10 +83,15 @@ fn bench_mar(c: &mut Criterion) {
     let mut g = c.benchmark_group("mar_round_trip");
     g.throughput(Throughput::Elements(BATCH as u64));
     g.sample_size(10);
-    for name in ["sqlite_full", "hss_default"] {
+    for name in ["sqlite_full", "hss_default", "hss_default_distinct"] {
+        let subscribers = if name == "hss_default_distinct" {
+            DISTINCT_SUBSCRIBERS
+        } else {
+            SUBSCRIBERS
+        };
         let dir = std::env::temp_dir().join(format!("hss_bench_mar_{name}_{}", std::process::id()));
         let (server, client) = rt.block_on(async {
-            let server = if name == "hss_default" {
+            let server = if name.starts_with("hss_default") {
                 let hss = Hss::start(HssConfig {
                     origin_host: "hss.ims.example".into(),
                     origin_realm: "ims.example".into(),
@@ -90,7 +101,7 @@ fn bench_mar(c: &mut Criterion) {
                 })
                 .await
                 .expect("hss");
-                hss.provision_demo(SUBSCRIBERS).await.expect("provision");
+                hss.provision_demo(subscribers).await.expect("provision");
                 Server::Hss(hss)
             } else {
                 let store = SqlStore::open(&StoreConfig::Sqlite {
@@ -148,7 +159,7 @@ fn bench_mar(c: &mut Criterion) {
                 rt.block_on(async {
                     let futs = (0..BATCH).map(|_| {
                         i += 1;
-                        client.request(mar(i))
+                        client.request(mar(i, subscribers))
                     });
                     for a in futures::future::join_all(futs).await {
                         assert_eq!(a.expect("answer").result_code(), Some(2001));

@@ -508,3 +508,60 @@ fn magic_cookie_is_public() {
             .expect("via");
     assert!(v.branch_is_rfc3261());
 }
+
+#[test]
+fn push_via_value_goes_on_top_and_matches_the_typed_push() {
+    let m = parse("07-notify-reginfo.sip");
+    let via = Via::new(
+        "UDP",
+        Host::parse("[2001:db8::7]").expect("host"),
+        Some(5060),
+        "z9hG4bKabc",
+    );
+    let mut typed = Editor::new(&m);
+    typed.push_via(&via).expect("typed");
+    let mut raw = Editor::new(&m);
+    raw.push_via_value(via.to_string()).expect("raw");
+    let out = raw.to_bytes().expect("bytes");
+    assert_eq!(out, typed.to_bytes().expect("bytes"));
+    let out = Message::parse(out).expect("parses");
+    assert_eq!(out.top_via().expect("via"), via);
+    assert_eq!(out.via().expect("vias").len(), m.via().expect("vias").len() + 1);
+    // CR or LF in the value is refused, and nothing is written
+    let mut ed = Editor::new(&m);
+    assert!(matches!(
+        ed.push_via_value("SIP/2.0/UDP a\r\nX: y"),
+        Err(Error::Usage(_))
+    ));
+    assert_eq!(ed.to_bytes().expect("bytes"), m.wire());
+    // a message without Via gets the line first
+    let bare = Message::parse(&b"SIP/2.0 200 OK\r\nCall-ID: c\r\nContent-Length: 0\r\n\r\n"[..])
+        .expect("parses");
+    let mut ed = Editor::new(&bare);
+    ed.push_via_value("SIP/2.0/UDP a;branch=z9hG4bK1").expect("via");
+    let out = ed.finish().expect("finish");
+    assert_eq!(out.header_at(0).expect("first").id, Some(HeaderName::Via));
+}
+
+#[test]
+fn replace_keeps_the_first_line_and_drops_later_ones() {
+    let m = Message::parse(
+        &b"MESSAGE sip:b@example.net SIP/2.0\r\nMax-Forwards: 10\r\nX-A: 1\r\nmax-forwards: 9\r\nX-B: 2\r\nContent-Length: 0\r\n\r\n"[..],
+    )
+    .expect("parses");
+    let mut ed = Editor::new(&m);
+    ed.replace("Max-Forwards", 5).expect("replace");
+    assert_eq!(
+        ed.to_bytes().expect("bytes"),
+        &b"MESSAGE sip:b@example.net SIP/2.0\r\nMax-Forwards: 5\r\nX-A: 1\r\nX-B: 2\r\nContent-Length: 0\r\n\r\n"[..]
+    );
+    // absent: appended, spelled as given
+    let mut ed = Editor::new(&m);
+    ed.replace("x-c", "3").expect("replace");
+    ed.prepend("x-a", "0").expect("prepend");
+    ed.set_body(None, &b"hello"[..]).expect("body");
+    assert_eq!(
+        ed.to_bytes().expect("bytes"),
+        &b"MESSAGE sip:b@example.net SIP/2.0\r\nMax-Forwards: 10\r\nx-a: 0\r\nX-A: 1\r\nmax-forwards: 9\r\nX-B: 2\r\nContent-Length: 5\r\nx-c: 3\r\n\r\nhello"[..]
+    );
+}

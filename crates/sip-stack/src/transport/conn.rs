@@ -10,6 +10,7 @@ use bytes::{Bytes, BytesMut};
 use sip::StreamItem;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::AbortHandle;
@@ -135,6 +136,11 @@ async fn run<S>(
                     Ok(None) => break,
                     Err(e) => {
                         tracing::debug!(%flow, error = %e, "bad stream data, closing");
+                        // a request that does not parse still gets its 400 before the close
+                        if let Some(resp) = super::reject::reject_unparsable(&buf, &e) {
+                            let _ = pong.send(resp);
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
                         return;
                     }
                 }

@@ -426,7 +426,13 @@ async fn udp_loop(inner: Arc<Inner>, sock: Arc<UdpSocket>, local: SocketAddr) {
                     return;
                 }
             }
-            Err(e) => tracing::debug!(%flow, error = %e, "dropping unparsable datagram"),
+            Err(e) => {
+                tracing::debug!(%flow, error = %e, "unparsable datagram");
+                // RFC 3261 §21.4.1: a request that does not parse still gets a 400 (513/505)
+                if let Some(resp) = super::reject::reject_unparsable(data, &e) {
+                    let _ = sock.send_to(&resp, remote).await;
+                }
+            }
         }
     }
 }

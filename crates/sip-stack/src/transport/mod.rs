@@ -2,7 +2,9 @@
 
 mod conn;
 mod endpoint;
+mod reject;
 mod tls;
 
 pub use endpoint::{Endpoint, EndpointConfig, Inbound};
+pub use reject::reject_unparsable;
 pub use tls::{generate_self_signed, TlsConfig};
