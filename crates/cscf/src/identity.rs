@@ -102,11 +102,19 @@ mod tests {
 
     #[test]
     fn deregistration_detection() {
-        assert!(is_deregistration(&reg("Contact: <sip:a@10.0.0.1>\r\nExpires: 0\r\n")));
-        assert!(is_deregistration(&reg("Contact: <sip:a@10.0.0.1>;expires=0\r\nExpires: 600\r\n")));
+        assert!(is_deregistration(&reg(
+            "Contact: <sip:a@10.0.0.1>\r\nExpires: 0\r\n"
+        )));
+        assert!(is_deregistration(&reg(
+            "Contact: <sip:a@10.0.0.1>;expires=0\r\nExpires: 600\r\n"
+        )));
         assert!(is_deregistration(&reg("Contact: *\r\nExpires: 0\r\n")));
-        assert!(!is_deregistration(&reg("Contact: <sip:a@10.0.0.1>\r\nExpires: 600\r\n")));
-        assert!(!is_deregistration(&reg("Contact: <sip:a@10.0.0.1>;expires=0, <sip:b@10.0.0.1>\r\nExpires: 600\r\n")));
+        assert!(!is_deregistration(&reg(
+            "Contact: <sip:a@10.0.0.1>\r\nExpires: 600\r\n"
+        )));
+        assert!(!is_deregistration(&reg(
+            "Contact: <sip:a@10.0.0.1>;expires=0, <sip:b@10.0.0.1>\r\nExpires: 600\r\n"
+        )));
         // a query (no Contact) removes nothing
         assert!(!is_deregistration(&reg("Expires: 0\r\n")));
     }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use aka::{AkaNonce, Milenage, Op, K};
+use aka::AkaNonce;
 use cscf::icscf::{IcscfConfig, ScscfEntry};
 use cscf::node::{
     host_table, start_icscf, start_pcscf, start_scscf, CxPeerConfig, IcscfNodeConfig, NextHop,
@@ -22,7 +22,7 @@ use hss::provision::demo;
 use hss::server::{Hss, HssConfig};
 use hss::SubscriberStore;
 use sip::Message;
-use tokio::net::UdpSocket;
+use testkit::ims_ue::TestUe;
 
 const REALM: &str = demo::DEMO_REALM;
 
@@ -80,7 +80,11 @@ impl Plan {
     }
     fn hosts(&self) -> BTreeMap<String, Vec<String>> {
         let mut h = BTreeMap::new();
-        for (n, p) in [("pcscf", self.pcscf), ("icscf", self.icscf), ("scscf", self.scscf)] {
+        for (n, p) in [
+            ("pcscf", self.pcscf),
+            ("icscf", self.icscf),
+            ("scscf", self.scscf),
+        ] {
             h.insert(format!("{n}.e2e.test"), vec![format!("udp:127.0.0.1:{p}")]);
         }
         if let Some(d) = self.dead_scscf {
@@ -128,11 +132,16 @@ impl Ims {
         })
         .await
         .expect("HSS starts");
-        hss.provision_demo(subscribers).await.expect("demo subscribers");
+        hss.provision_demo(subscribers)
+            .await
+            .expect("demo subscribers");
         let hss_addr = hss.local_addrs().diameter;
         let table = host_table(&plan.hosts()).unwrap();
-        let store: Arc<dyn RegistrationStore> =
-            Arc::new(SqliteStore::open_in_dir(dir).await.expect("registration store"));
+        let store: Arc<dyn RegistrationStore> = Arc::new(
+            SqliteStore::open_in_dir(dir)
+                .await
+                .expect("registration store"),
+        );
         let scscf = start_scscf(
             &ScscfNodeConfig {
                 sip: plan.sip("scscf", plan.scscf),
@@ -228,136 +237,15 @@ fn impu(n: u64) -> String {
     format!("sip:{}@{REALM}", imsi(n))
 }
 
-/// A UE over UDP doing IMS-AKA (TS 33.203 §6.1) with the demo keys unless told otherwise.
-struct TestUe {
-    n: u64,
-    sock: UdpSocket,
-    pcscf: SocketAddr,
-    call_id: String,
-    cseq: u32,
-    k: [u8; 16],
-    op: [u8; 16],
-}
-
-impl TestUe {
-    async fn new(n: u64, pcscf: SocketAddr) -> TestUe {
-        TestUe {
-            n,
-            sock: UdpSocket::bind("127.0.0.1:0").await.unwrap(),
-            pcscf,
-            call_id: format!("e2e-{n}-{}", rand::random::<u32>()),
-            cseq: 0,
-            k: demo::DEMO_K,
-            op: demo::DEMO_OP,
-        }
-    }
-
-    fn local(&self) -> SocketAddr {
-        self.sock.local_addr().unwrap()
-    }
-
-    fn contact(&self) -> String {
-        format!("sip:{}@{}", imsi(self.n), self.local())
-    }
-
-    fn register_text(&mut self, expires: u32, auth: &str) -> String {
-        self.cseq += 1;
-        format!(
-            "REGISTER sip:{REALM} SIP/2.0\r\n\
-             Via: SIP/2.0/UDP {l};branch=z9hG4bK{b:x};rport\r\n\
-             Max-Forwards: 70\r\n\
-             From: <{u}>;tag=ue{n}\r\n\
-             To: <{u}>\r\n\
-             Call-ID: {c}\r\n\
-             CSeq: {s} REGISTER\r\n\
-             Contact: <{ct}>;expires={expires}\r\n\
-             Supported: path\r\n\
-             {auth}\
-             Content-Length: 0\r\n\r\n",
-            l = self.local(),
-            b = rand::random::<u64>(),
-            u = impu(self.n),
-            n = self.n,
-            c = self.call_id,
-            s = self.cseq,
-            ct = self.contact(),
-        )
-    }
-
-    async fn send(&self, text: &str) {
-        self.sock.send_to(text.as_bytes(), self.pcscf).await.unwrap();
-    }
-
-    /// The next final response (provisional ones skipped).
-    async fn recv_final(&self) -> Message {
-        let mut buf = vec![0u8; 65535];
-        loop {
-            let (n, _) = tokio::time::timeout(Duration::from_secs(10), self.sock.recv_from(&mut buf))
-                .await
-                .expect("a response within 10 s")
-                .unwrap();
-            let m = Message::parse(bytes::Bytes::copy_from_slice(&buf[..n])).expect("parses");
-            if m.status().is_some_and(|s| s >= 200) {
-                return m;
-            }
-        }
-    }
-
-    async fn request(&self, text: &str) -> Message {
-        self.send(text).await;
-        self.recv_final().await
-    }
-
-    /// Initial REGISTER → 401; returns the challenge response.
-    async fn challenge(&mut self, expires: u32) -> Message {
-        let auth = format!(
-            "Authorization: Digest username=\"{}\", realm=\"{REALM}\", nonce=\"\", uri=\"sip:{REALM}\", response=\"\"\r\n",
-            impi(self.n)
-        );
-        let t = self.register_text(expires, &auth);
-        self.request(&t).await
-    }
-
-    /// Answers a 401 with RES (AKAv1-MD5, RFC 3310).
-    fn answer(&self, chal: &Message) -> String {
-        let www = chal.www_authenticate().unwrap().expect("WWW-Authenticate");
-        let nonce = www.nonce().unwrap().to_string();
-        let decoded = AkaNonce::decode(&nonce).unwrap();
-        let m = Milenage::with_op(&K::from_bytes(self.k), &Op::from_bytes(self.op));
-        let (res, _, _, _) = m.f2345(&decoded.rand);
-        let ha1 = aka::digest::ha1_akav1(&impi(self.n), REALM, &res);
-        let uri = format!("sip:{REALM}");
-        let input = aka::digest::DigestInput {
-            nonce: &nonce,
-            method: "REGISTER",
-            uri: &uri,
-            qop: Some(aka::digest::QopParams {
-                qop: aka::digest::Qop::Auth,
-                nc: "00000001",
-                cnonce: "e2ecnonce",
-            }),
-            body: b"",
-        };
-        let response = aka::digest::response(&ha1, &input).unwrap();
-        format!(
-            "Authorization: Digest username=\"{}\", realm=\"{REALM}\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{response}\", algorithm=AKAv1-MD5, qop=auth, nc=00000001, cnonce=\"e2ecnonce\"\r\n",
-            impi(self.n)
-        )
-    }
-
-    /// A full IMS-AKA registration; returns (401, final response).
-    async fn register(&mut self, expires: u32) -> (Message, Message) {
-        let chal = self.challenge(expires).await;
-        assert_eq!(chal.status(), Some(401), "{chal}");
-        let auth = self.answer(&chal);
-        let t = self.register_text(expires, &auth);
-        let fin = self.request(&t).await;
-        (chal, fin)
-    }
+/// The test UE of demo subscriber `n`.
+async fn test_ue(n: u64, pcscf: SocketAddr) -> TestUe {
+    TestUe::new(pcscf, REALM, &imsi(n), demo::DEMO_K, demo::DEMO_OP).await
 }
 
 fn header<'a>(m: &'a Message, name: &str) -> String {
-    m.header_value(name).map(|v| v.to_string()).unwrap_or_default()
+    m.header_value(name)
+        .map(|v| v.to_string())
+        .unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -365,26 +253,38 @@ async fn register_reregister_deregister_end_to_end() {
     let dir = TempDir::new("reg");
     let plan = Plan::new();
     let ims = Ims::start(&plan, dir.path(), 3).await;
-    let mut ue = TestUe::new(1, ims.pcscf).await;
+    let mut ue = test_ue(1, ims.pcscf).await;
 
     let (chal, ok) = ue.register(3600).await;
     // the 401 the UE sees: AKA nonce, no CK/IK (TS 24.229 §5.2.2.1)
     let www = chal.www_authenticate().unwrap().unwrap();
     assert_eq!(www.algorithm(), Some("AKAv1-MD5"));
-    assert!(www.ck().is_none() && www.ik().is_none(), "CK/IK leaked to the UE: {chal}");
+    assert!(
+        www.ck().is_none() && www.ik().is_none(),
+        "CK/IK leaked to the UE: {chal}"
+    );
     assert!(AkaNonce::decode(www.nonce().unwrap()).is_ok());
     // the 200: contact with its expiry, Path with the P-CSCF's flow token, Service-Route to the
     // S-CSCF, P-Associated-URI (TS 24.229 §5.4.1.2.2)
     assert_eq!(ok.status(), Some(200), "{ok}");
     let contacts = ok.contacts().unwrap();
-    let c = contacts.iter().find_map(|c| c.addr().cloned()).expect("contact");
+    let c = contacts
+        .iter()
+        .find_map(|c| c.addr().cloned())
+        .expect("contact");
     assert_eq!(c.uri.to_string(), ue.contact());
     assert_eq!(c.expires(), Some(3600));
     let path = header(&ok, "Path");
-    assert!(path.contains("@pcscf.e2e.test") && path.contains("sip:term."), "{path}");
+    assert!(
+        path.contains("@pcscf.e2e.test") && path.contains("sip:term."),
+        "{path}"
+    );
     let sr = ok.service_route().unwrap();
     assert_eq!(sr.len(), 1);
-    assert!(sr[0].uri.to_string().contains(&format!("scscf.e2e.test:{}", plan.scscf)));
+    assert!(sr[0]
+        .uri
+        .to_string()
+        .contains(&format!("scscf.e2e.test:{}", plan.scscf)));
     let pau = ok.p_associated_uri().unwrap();
     assert_eq!(pau[0].uri.to_string(), impu(1));
 
@@ -393,7 +293,11 @@ async fn register_reregister_deregister_end_to_end() {
     assert_eq!(state, RegistrationState::Registered);
     assert_eq!(server.as_deref(), Some(plan.scscf_name().as_str()));
     let store = SqliteStore::open_in_dir(dir.path()).await.unwrap();
-    let reg = store.get_registration(&impu(1)).await.unwrap().expect("S-CSCF registration");
+    let reg = store
+        .get_registration(&impu(1))
+        .await
+        .unwrap()
+        .expect("S-CSCF registration");
     assert_eq!(reg.value.contacts.len(), 1);
     let ue_reg = store
         .get_ue_registration(&impu(1), &ue.contact())
@@ -410,8 +314,16 @@ async fn register_reregister_deregister_end_to_end() {
     // de-registration
     let (_, bye) = ue.register(0).await;
     assert_eq!(bye.status(), Some(200), "{bye}");
-    assert!(store.get_registration(&impu(1)).await.unwrap().map_or(true, |r| r.value.contacts.is_empty()));
-    assert!(store.get_ue_registration(&impu(1), &ue.contact()).await.unwrap().is_none());
+    assert!(store
+        .get_registration(&impu(1))
+        .await
+        .unwrap()
+        .map_or(true, |r| r.value.contacts.is_empty()));
+    assert!(store
+        .get_ue_registration(&impu(1), &ue.contact())
+        .await
+        .unwrap()
+        .is_none());
     let (state, _) = ims.hss_state(1).await;
     assert_ne!(state, RegistrationState::Registered);
     store.close().await;
@@ -425,7 +337,7 @@ async fn wrong_key_unknown_user_and_unregistered_requests_are_refused() {
     let ims = Ims::start(&plan, dir.path(), 2).await;
 
     // wrong K: RES does not match → 403 (TS 24.229 §5.4.1.2.2)
-    let mut ue = TestUe::new(2, ims.pcscf).await;
+    let mut ue = test_ue(2, ims.pcscf).await;
     ue.k = *b"not-the-demo-key";
     let (_, r) = ue.register(600).await;
     assert_eq!(r.status(), Some(403), "{r}");
@@ -433,7 +345,7 @@ async fn wrong_key_unknown_user_and_unregistered_requests_are_refused() {
     assert_ne!(state, RegistrationState::Registered);
 
     // unknown user: UAR DIAMETER_ERROR_USER_UNKNOWN → 403 from the I-CSCF (§5.3.1.2)
-    let mut stranger = TestUe::new(999, ims.pcscf).await;
+    let mut stranger = test_ue(999, ims.pcscf).await;
     let r = stranger.challenge(600).await;
     assert_eq!(r.status(), Some(403), "{r}");
 
@@ -464,7 +376,7 @@ async fn icscf_tries_the_next_scscf_when_one_does_not_answer() {
     plan.dead_scscf = Some(free_udp_port());
     plan.t1_ms = 20; // Timer F = 64·T1 = 1.28 s
     let ims = Ims::start(&plan, dir.path(), 1).await;
-    let mut ue = TestUe::new(1, ims.pcscf).await;
+    let mut ue = test_ue(1, ims.pcscf).await;
     // the HSS has no S-CSCF for the user: UAA with capabilities, the I-CSCF tries the dead one
     // first (configuration order), then the live one (TS 24.229 §5.3.1.3)
     let (_, ok) = ue.register(600).await;
@@ -479,8 +391,8 @@ async fn registrations_survive_a_restart_and_route_requests() {
     let dir = TempDir::new("restart");
     let plan = Plan::new();
     let ims = Ims::start(&plan, dir.path(), 2).await;
-    let mut a = TestUe::new(1, ims.pcscf).await;
-    let mut b = TestUe::new(2, ims.pcscf).await;
+    let mut a = test_ue(1, ims.pcscf).await;
+    let mut b = test_ue(2, ims.pcscf).await;
     assert_eq!(a.register(3600).await.1.status(), Some(200));
     assert_eq!(b.register(3600).await.1.status(), Some(200));
     ims.stop().await;
@@ -511,9 +423,14 @@ async fn registrations_survive_a_restart_and_route_requests() {
     let got = Message::parse(bytes::Bytes::copy_from_slice(&buf[..n])).unwrap();
     assert_eq!(got.method(), Some(sip::Method::Message), "{got}");
     assert_eq!(&got.body()[..], b"hello");
-    assert_eq!(header(&got, "P-Asserted-Identity"), format!("<{}>", impu(1)));
+    assert_eq!(
+        header(&got, "P-Asserted-Identity"),
+        format!("<{}>", impu(1))
+    );
     assert_eq!(got.request_uri().unwrap().to_string(), b.contact());
-    let ok = sip_stack::ua::response(&got, 200, "OK", Some("b1")).build().unwrap();
+    let ok = sip_stack::ua::response(&got, 200, "OK", Some("b1"))
+        .build()
+        .unwrap();
     b.sock.send_to(&ok.wire(), from).await.unwrap();
     let r = a.recv_final().await;
     assert_eq!(r.status(), Some(200), "{r}");

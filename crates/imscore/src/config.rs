@@ -166,7 +166,10 @@ impl Config {
         }
         if let Some(p) = &self.pcscf {
             sip::Uri::parse(&p.pcscf.icscf).map_err(|e| {
-                anyhow::anyhow!("pcscf.pcscf.icscf: `{}` is not a SIP URI: {e}", p.pcscf.icscf)
+                anyhow::anyhow!(
+                    "pcscf.pcscf.icscf: `{}` is not a SIP URI: {e}",
+                    p.pcscf.icscf
+                )
             })?;
         }
         if let Some(s) = &self.scscf {
@@ -211,7 +214,10 @@ mod tests {
         let bad = EXAMPLE.replace("[pcscf.pcscf]", "[pcscf.pcscf]\nbogus = 1");
         let e = Config::parse(&bad).unwrap_err().to_string();
         assert!(e.contains("bogus"), "{e}");
-        let bad = EXAMPLE.replace("\"udp:127.0.0.1:6060\", \"tcp:127.0.0.1:6060\"]\nhost", "\"sctp:127.0.0.1:6060\"]\nhost");
+        let bad = EXAMPLE.replace(
+            "\"udp:127.0.0.1:6060\", \"tcp:127.0.0.1:6060\"]\nhost",
+            "\"sctp:127.0.0.1:6060\"]\nhost",
+        );
         let e = Config::parse(&bad).unwrap_err().to_string();
         assert!(e.contains("scscf.sip.listen") && e.contains("sctp"), "{e}");
         let bad = EXAMPLE.replace("backend = \"sqlite\"", "backend = \"redis\"");

@@ -52,7 +52,9 @@ impl Running {
 pub fn init_logging(format: LogFormat, filter: &str) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(filter));
-    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => b.json().try_init(),
         LogFormat::Text => b.try_init(),
@@ -155,7 +157,10 @@ pub async fn start(cfg: &Config, roles: &[Role], demo: u64) -> anyhow::Result<Ru
     }
     let table = node::host_table(&cfg.hosts)?;
     if roles.contains(&Role::Hss) {
-        let h = cfg.hss.clone().context("[hss] is missing from the configuration")?;
+        let h = cfg
+            .hss
+            .clone()
+            .context("[hss] is missing from the configuration")?;
         let hss = Hss::start(h).await.context("starting the HSS")?;
         if demo > 0 {
             let n = hss.provision_demo(demo).await.context("demo subscribers")?;
@@ -173,24 +178,39 @@ pub async fn start(cfg: &Config, roles: &[Role], demo: u64) -> anyhow::Result<Ru
     };
     let result: anyhow::Result<()> = async {
         if roles.contains(&Role::Scscf) {
-            let c = cfg.scscf.as_ref().context("[scscf] is missing from the configuration")?;
+            let c = cfg
+                .scscf
+                .as_ref()
+                .context("[scscf] is missing from the configuration")?;
             let s = store.clone().context("store")?;
-            running
-                .roles
-                .push(node::start_scscf(c, s, NextHop::new(table.clone())).await.context("starting the S-CSCF")?);
+            running.roles.push(
+                node::start_scscf(c, s, NextHop::new(table.clone()))
+                    .await
+                    .context("starting the S-CSCF")?,
+            );
         }
         if roles.contains(&Role::Icscf) {
-            let c = cfg.icscf.as_ref().context("[icscf] is missing from the configuration")?;
-            running
-                .roles
-                .push(node::start_icscf(c, NextHop::new(table.clone())).await.context("starting the I-CSCF")?);
+            let c = cfg
+                .icscf
+                .as_ref()
+                .context("[icscf] is missing from the configuration")?;
+            running.roles.push(
+                node::start_icscf(c, NextHop::new(table.clone()))
+                    .await
+                    .context("starting the I-CSCF")?,
+            );
         }
         if roles.contains(&Role::Pcscf) {
-            let c = cfg.pcscf.as_ref().context("[pcscf] is missing from the configuration")?;
+            let c = cfg
+                .pcscf
+                .as_ref()
+                .context("[pcscf] is missing from the configuration")?;
             let s = store.clone().context("store")?;
-            running
-                .roles
-                .push(node::start_pcscf(c, s, NextHop::new(table.clone())).await.context("starting the P-CSCF")?);
+            running.roles.push(
+                node::start_pcscf(c, s, NextHop::new(table.clone()))
+                    .await
+                    .context("starting the P-CSCF")?,
+            );
         }
         Ok(())
     }
@@ -217,13 +237,24 @@ pub fn print_endpoints(cfg: &Config, running: &Running) {
             .iter()
             .map(|(t, a)| format!("{} {a}", t.as_str().to_ascii_lowercase()))
             .collect();
-        println!("  {:<6}  SIP       {:<45} {}", r.role.to_ascii_uppercase(), host, socks.join(", "));
+        println!(
+            "  {:<6}  SIP       {:<45} {}",
+            r.role.to_ascii_uppercase(),
+            host,
+            socks.join(", ")
+        );
     }
     if let (Some(h), Some(c)) = (&running.hss, &cfg.hss) {
         let a = h.local_addrs();
-        println!("  {:<6}  Diameter  {:<45} tcp {}", "HSS", c.origin_host, a.diameter);
+        println!(
+            "  {:<6}  Diameter  {:<45} tcp {}",
+            "HSS", c.origin_host, a.diameter
+        );
         if let Some(rest) = a.rest {
-            println!("  {:<6}  REST      http://{rest}/api/v1 (OpenAPI: /openapi.json)", "HSS");
+            println!(
+                "  {:<6}  REST      http://{rest}/api/v1 (OpenAPI: /openapi.json)",
+                "HSS"
+            );
         }
     }
     if let Some(m) = cfg.metrics.listen {

@@ -477,3 +477,67 @@ fn popping_our_route_keeps_the_other_route_lines_byte_exact() {
     assert!(!wire.contains("\r\nRoute: <sip:192.0.2.10"), "{wire}");
     assert_eq!(out.route().unwrap().len(), 2);
 }
+
+#[test]
+fn forwarded_via_is_the_typed_via_written_out() {
+    let m = Message::parse(REGISTER).unwrap();
+    for (cfg, transport) in [
+        (pcscf(), Transport::Udp),
+        (proxy_cfg(), Transport::Tcp),
+        (ProxyConfig::new("pcscf.example.net", 5070), Transport::Tls),
+    ] {
+        let p = prepare_forward(&m, &ue_flow(), &cfg).unwrap();
+        let branch = p.branch.clone();
+        let out = p.finish_message(transport).unwrap();
+        let host = match cfg.host.parse::<std::net::IpAddr>() {
+            Ok(ip) => sip::Host::from(ip),
+            Err(_) => sip::Host::Domain(cfg.host.as_str().into()),
+        };
+        let mut via = sip::Via::new(transport.as_str(), host, Some(cfg.port), branch.as_str());
+        via.params.set(sip::Param::flag("rport"));
+        let top = out.headers_id(sip::HeaderName::Via).next().unwrap();
+        assert_eq!(top.value_str().unwrap(), via.to_string());
+        assert_eq!(out.top_via().unwrap(), via);
+    }
+}
+
+#[test]
+fn config_changes_are_seen_at_once() {
+    // two configurations used alternately on one thread, and one changed in place: every
+    // answer is the one for the configuration passed
+    let mut a = pcscf();
+    let mut b = proxy_cfg();
+    b.supported.push("sec-agree".into());
+    for _ in 0..2 {
+        assert_eq!(path_value(&a, Transport::Udp), "<sip:[2001:0:0:1::2]:5060;lr>");
+        assert_eq!(
+            path_value(&b, Transport::Tcp),
+            "<sip:192.0.2.10:5060;transport=tcp;lr>"
+        );
+        assert!(a.is_local(&"sip:[2001:0:0:1::2]".parse().unwrap()));
+        assert!(!b.is_local(&"sip:[2001:0:0:1::2]".parse().unwrap()));
+        assert!(b.is_local(&"sip:192.0.2.10;lr".parse().unwrap()));
+    }
+    a.port = 5062;
+    assert_eq!(path_value(&a, Transport::Udp), "<sip:[2001:0:0:1::2]:5062;lr>");
+    assert!(!a.is_local(&"sip:[2001:0:0:1::2]".parse().unwrap()));
+    a.host = "pcscf.example.net".into();
+    assert_eq!(
+        path_value(&a, Transport::Tls),
+        "<sip:pcscf.example.net:5062;transport=tls;lr>"
+    );
+    assert!(a.is_local(&"sip:PCSCF.example.net:5062".parse().unwrap()));
+    // a request forwarded by `a` and sent back to it is a loop for `a` only
+    let m = Message::parse(REGISTER).unwrap();
+    let out = prepare_forward(&m, &ue_flow(), &a)
+        .unwrap()
+        .finish_message(Transport::Udp)
+        .unwrap();
+    let back = {
+        let mut ed = sip::Editor::new(&out);
+        ed.replace(sip::HeaderName::MaxForwards, 70).unwrap();
+        ed.finish().unwrap()
+    };
+    assert_eq!(check_request(&back, &a).unwrap_err().status, 482);
+    assert_eq!(check_request(&back, &b), Ok(()));
+}

@@ -100,19 +100,29 @@ impl Editor {
     pub fn new(msg: &Message) -> Self {
         Editor {
             msg: msg.clone(),
-            items: (0..msg.header_count()).map(Item::Keep).collect(),
+            items: {
+                // room for the lines a proxy adds (Via, Path, Record-Route…) without regrowing
+                let n = msg.header_count();
+                let mut v = Vec::with_capacity(n + 6);
+                v.extend((0..n).map(Item::Keep));
+                v
+            },
             start: None,
             body: None,
         }
     }
 
     fn item_is(&self, item: &Item, key: &NameKey<'_>) -> bool {
-        match item {
-            Item::Keep(i) | Item::Replace(i, _) => self
+        match (item, key) {
+            // a known name is compared by id alone
+            (Item::Keep(i) | Item::Replace(i, _), NameKey::Known(k)) => {
+                self.msg.entry_id(*i) == Some(Some(*k))
+            }
+            (Item::Keep(i) | Item::Replace(i, _), NameKey::Unknown(_)) => self
                 .msg
                 .entry_id_name(*i)
                 .is_some_and(|(id, name)| key.matches(id, name)),
-            Item::New(id, n, _) => key.matches(*id, n.as_bytes()),
+            (Item::New(id, n, _), _) => key.matches(*id, n.as_bytes()),
         }
     }
 

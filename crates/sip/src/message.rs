@@ -738,6 +738,12 @@ impl Message {
         self.headers.get(index).map(|e| self.header_ref(index, e))
     }
 
+    /// Known id of the header line at `index` (`None` if there is no such line).
+    #[inline]
+    pub(crate) fn entry_id(&self, index: usize) -> Option<Option<HeaderName>> {
+        self.headers.get(index).map(|e| e.id)
+    }
+
     /// Known id and name as received of the header line at `index` (for the editor).
     #[inline]
     pub(crate) fn entry_id_name(&self, index: usize) -> Option<(Option<HeaderName>, &[u8])> {

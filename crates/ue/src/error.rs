@@ -38,6 +38,12 @@ pub enum UeError {
     /// The configuration is inconsistent.
     #[error("configuration: {0}")]
     Config(String),
+    /// A socket could not be opened, or sending failed.
+    #[error("transport: {0}")]
+    Transport(String),
+    /// A subscriber list is malformed.
+    #[error("subscribers: {0}")]
+    Subscribers(String),
     /// A reginfo body (RFC 3680) is malformed; answered with 400.
     #[error("bad reginfo body: {0}")]
     BadReginfo(String),

@@ -9,14 +9,18 @@
 //!   IPsec/TLS layer.
 //! * [`reginfo`]: `application/reginfo+xml` (RFC 3680).
 //! * [`trace`]: one line per message.
+//! * [`driver`]: the tokio driver (UDP/TCP, RFC 3261 §17.1.2 retransmissions, timers, state file).
+//! * [`load`]: the load generator of `imscore bench`.
 //! * [`fuzzing`]: entry points of the fuzz targets.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod driver;
 mod error;
 pub mod fuzzing;
 pub mod isim;
+pub mod load;
 pub mod reginfo;
 pub mod register;
 pub mod security;

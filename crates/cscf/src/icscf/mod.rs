@@ -68,8 +68,8 @@ impl Icscf {
         failed: &[String],
     ) -> Result<Vec<String>, Rejection> {
         let impu = impu_of(req).ok_or_else(|| Rejection::new(400, "Bad Request - To"))?;
-        let impi = impi_of(req)
-            .ok_or_else(|| Rejection::new(403, "Forbidden - no private identity"))?;
+        let impi =
+            impi_of(req).ok_or_else(|| Rejection::new(403, "Forbidden - no private identity"))?;
         let visited = req
             .p_visited_network_id()
             .ok()

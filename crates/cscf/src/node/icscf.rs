@@ -49,7 +49,11 @@ struct IcscfService {
 }
 
 impl IcscfService {
-    async fn targets(&self, req: &ProxyRequest, failed: &[String]) -> Result<Vec<String>, Rejection> {
+    async fn targets(
+        &self,
+        req: &ProxyRequest,
+        failed: &[String],
+    ) -> Result<Vec<String>, Rejection> {
         if req.msg.method() == Some(Method::Register) {
             self.icscf.register_targets(&req.msg, failed).await
         } else {
@@ -57,7 +61,9 @@ impl IcscfService {
                 .msg
                 .request_uri()
                 .map_err(|_| Rejection::new(400, "Bad Request-URI"))?;
-            self.icscf.terminating_targets(&bare_uri(&ruri), failed).await
+            self.icscf
+                .terminating_targets(&bare_uri(&ruri), failed)
+                .await
         }
     }
 
@@ -153,13 +159,16 @@ impl Service for IcscfService {
                 tracing::info!(failed = ?a.tried.last(), status = resp.response.status(), "S-CSCF failed; trying another");
                 // the remaining candidates, else ask the HSS again (REGISTRATION_AND_CAPABILITIES)
                 let next = if a.rest.is_empty() {
-                    self.targets(&resp.request, &a.tried).await.unwrap_or_default()
+                    self.targets(&resp.request, &a.tried)
+                        .await
+                        .unwrap_or_default()
                 } else {
                     a.rest
                 };
                 if !next.is_empty() {
-                    if let Ok((prepared, flow)) =
-                        self.send(&resp.request, &ctx, a.tried, next, resp.cookie).await
+                    if let Ok((prepared, flow)) = self
+                        .send(&resp.request, &ctx, a.tried, next, resp.cookie)
+                        .await
                     {
                         return ResponseAction::Forward {
                             prepared,
@@ -203,7 +212,13 @@ pub async fn start_icscf(cfg: &IcscfNodeConfig, next: NextHop) -> Result<RoleHan
         attempts: Mutex::new(HashMap::new()),
         cookies: AtomicU64::new(0),
     });
-    let (_ctx, task) = spawn_service(endpoint.clone(), inbound, proxy, svc, ServiceConfig::default());
+    let (_ctx, task) = spawn_service(
+        endpoint.clone(),
+        inbound,
+        proxy,
+        svc,
+        ServiceConfig::default(),
+    );
     Ok(RoleHandle {
         role: ROLE,
         sip: bound,

@@ -113,8 +113,8 @@ pub fn host_table(hosts: &BTreeMap<String, Vec<String>>) -> Result<HostTable, Cs
     let mut table = HostTable::new();
     for (name, targets) in hosts {
         for t in targets {
-            let (transport, addr) = parse_listen(t)
-                .map_err(|e| CscfError::Config(format!("hosts.\"{name}\": {e}")))?;
+            let (transport, addr) =
+                parse_listen(t).map_err(|e| CscfError::Config(format!("hosts.\"{name}\": {e}")))?;
             table.insert(name, Target { transport, addr });
         }
     }
@@ -124,17 +124,17 @@ pub fn host_table(hosts: &BTreeMap<String, Vec<String>>) -> Result<HostTable, Cs
 /// Next-hop resolution: the host table, then the system's DNS (RFC 3263) if it has one.
 pub enum NextHop {
     /// Host table and DNS.
-    Dns(Resolver<HickoryDns>),
+    Dns(Box<Resolver<HickoryDns>>),
     /// Host table only.
-    Table(Resolver<NoDns>),
+    Table(Box<Resolver<NoDns>>),
 }
 
 impl NextHop {
     /// A resolver over `table`, with the system DNS when it is configured.
     pub fn new(table: HostTable) -> Self {
         match HickoryDns::from_system_conf() {
-            Ok(dns) => NextHop::Dns(Resolver::new(table, dns)),
-            Err(_) => NextHop::Table(Resolver::new(table, NoDns)),
+            Ok(dns) => NextHop::Dns(Box::new(Resolver::new(table, dns))),
+            Err(_) => NextHop::Table(Box::new(Resolver::new(table, NoDns))),
         }
     }
 
@@ -162,10 +162,19 @@ impl NextHop {
 pub(crate) async fn open_sip(
     sip: &SipConfig,
     supported: &[&str],
-) -> Result<(Endpoint, mpsc::Receiver<Inbound>, Vec<(Transport, SocketAddr)>, ProxyConfig), CscfError>
-{
+) -> Result<
+    (
+        Endpoint,
+        mpsc::Receiver<Inbound>,
+        Vec<(Transport, SocketAddr)>,
+        ProxyConfig,
+    ),
+    CscfError,
+> {
     if sip.listen.is_empty() {
-        return Err(CscfError::Config("sip.listen: at least one listener is needed".into()));
+        return Err(CscfError::Config(
+            "sip.listen: at least one listener is needed".into(),
+        ));
     }
     let (endpoint, inbound) = Endpoint::new(EndpointConfig::default());
     let mut bound = Vec::new();
@@ -249,7 +258,10 @@ pub(crate) fn layer_config(sip: &SipConfig) -> LayerConfig {
 
 /// Counts a request received by `role`.
 pub(crate) fn count_request(role: &'static str, msg: &sip::Message) {
-    let method = msg.method().map(|m| m.as_str().to_string()).unwrap_or_default();
+    let method = msg
+        .method()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_default();
     metrics::counter!("imscore_sip_requests_total", "role" => role, "method" => method)
         .increment(1);
 }

@@ -11,7 +11,9 @@ use sip_stack::service::{
     ServiceContext,
 };
 
-use super::{count_request, count_response, layer_config, open_sip, NextHop, RoleHandle, SipConfig};
+use super::{
+    count_request, count_response, layer_config, open_sip, NextHop, RoleHandle, SipConfig,
+};
 use crate::pcscf::{Pcscf, PcscfConfig};
 use crate::store::RegistrationStore;
 use crate::CscfError;
@@ -35,7 +37,11 @@ struct PcscfService {
 }
 
 impl Service for PcscfService {
-    async fn on_request(&self, req: sip_stack::proxy::ProxyRequest, ctx: ServiceContext) -> RequestAction {
+    async fn on_request(
+        &self,
+        req: sip_stack::proxy::ProxyRequest,
+        ctx: ServiceContext,
+    ) -> RequestAction {
         count_request(ROLE, &req.msg);
         let mut p = match ctx.prepare(&req) {
             Ok(p) => p,

@@ -8,7 +8,10 @@ use cx::{AnyCx, CxMessage};
 use serde::Deserialize;
 use sip::{HeaderName, Method, Uri};
 use sip_stack::proxy::{ProxyRequest, Rejection, StatefulProxy};
-use sip_stack::service::{spawn_service, RequestAction, ResponseAction, Service, ServiceConfig, ServiceContext, ProxyResponse};
+use sip_stack::service::{
+    spawn_service, ProxyResponse, RequestAction, ResponseAction, Service, ServiceConfig,
+    ServiceContext,
+};
 
 use super::{
     count_request, count_response, layer_config, open_cx, open_sip, CxPeerConfig, NextHop,
@@ -105,7 +108,14 @@ impl Service for ScscfService {
                 count_response(ROLE, resp.status().unwrap_or(0));
                 RequestAction::Respond(resp)
             }
-            Some(Method::Subscribe) if req.msg.event().ok().flatten().is_some_and(|e| e.package.as_str().eq_ignore_ascii_case("reg")) => {
+            Some(Method::Subscribe)
+                if req
+                    .msg
+                    .event()
+                    .ok()
+                    .flatten()
+                    .is_some_and(|e| e.package.as_str().eq_ignore_ascii_case("reg")) =>
+            {
                 // the reg event package (RFC 3680) is served by a later release
                 reject(Rejection::new(489, "Bad Event"))
             }
@@ -118,7 +128,10 @@ impl Service for ScscfService {
                     .and_then(|r| r.into_iter().next())
                     .is_some_and(|r| {
                         ctx.config().is_local(&r.uri)
-                            && r.uri.as_sip().and_then(|s| s.user.as_ref()).is_some_and(|u| u.as_str() == "orig")
+                            && r.uri
+                                .as_sip()
+                                .and_then(|s| s.user.as_ref())
+                                .is_some_and(|u| u.as_str() == "orig")
                     });
                 if originating || req.key.is_none() {
                     let p = match ctx.prepare(&req) {
@@ -187,7 +200,13 @@ pub async fn start_scscf(
         registrar: registrar.clone(),
         next,
     });
-    let (_ctx, task) = spawn_service(endpoint.clone(), inbound, proxy, svc, ServiceConfig::default());
+    let (_ctx, task) = spawn_service(
+        endpoint.clone(),
+        inbound,
+        proxy,
+        svc,
+        ServiceConfig::default(),
+    );
     let house = tokio::spawn(async move {
         let mut t = tokio::time::interval(Duration::from_secs(1));
         loop {

@@ -78,7 +78,10 @@ mod tests {
         );
         let m = sip::Message::parse(bytes::Bytes::from(raw)).unwrap();
         let pcv = m.p_charging_vector().unwrap().unwrap();
-        assert!(pcv.params.value("icid-value").is_some_and(|v| v.contains('-')));
+        assert!(pcv
+            .params
+            .value("icid-value")
+            .is_some_and(|v| v.contains('-')));
         assert!(v.contains("orig-ioi=example.org"));
     }
 }

@@ -107,7 +107,9 @@ mod tests {
             };
             let tok = encode(&f);
             assert!(tok.starts_with(PREFIX));
-            assert!(tok.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)));
+            assert!(tok
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)));
             assert_eq!(decode(&tok), Some(f));
         }
     }
@@ -115,7 +117,13 @@ mod tests {
     #[test]
     fn garbage_is_rejected_without_panicking() {
         for bad in [
-            "", "term", "term.", "term.!!!", "alice", "term.AAAA", "term.AwQKAQID",
+            "",
+            "term",
+            "term.",
+            "term.!!!",
+            "alice",
+            "term.AAAA",
+            "term.AwQKAQID",
             &format!("term.{}", "A".repeat(200)),
         ] {
             assert_eq!(decode(bad), None, "{bad}");
@@ -129,7 +137,10 @@ mod tests {
         };
         let raw = URL_SAFE_NO_PAD.decode(&encode(&f)[PREFIX.len()..]).unwrap();
         for n in 0..raw.len() {
-            assert_eq!(decode(&format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(&raw[..n]))), None);
+            assert_eq!(
+                decode(&format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(&raw[..n]))),
+                None
+            );
         }
     }
 }

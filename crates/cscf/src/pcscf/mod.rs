@@ -114,8 +114,8 @@ fn same_identity(a: &str, b: &str) -> bool {
 impl Pcscf {
     /// A P-CSCF storing its UEs in `store`.
     pub fn new(cfg: PcscfConfig, store: Arc<dyn RegistrationStore>) -> Result<Self, CscfError> {
-        let icscf = Uri::parse(&cfg.icscf)
-            .map_err(|e| CscfError::Config(format!("pcscf.icscf: {e}")))?;
+        let icscf =
+            Uri::parse(&cfg.icscf).map_err(|e| CscfError::Config(format!("pcscf.icscf: {e}")))?;
         Ok(Pcscf {
             cfg,
             icscf,
@@ -128,7 +128,10 @@ impl Pcscf {
 
     /// Loads the stored registrations (after a restart); returns how many are live.
     pub async fn load(&self) -> Result<usize, CscfError> {
-        let all = self.store.ue_registrations_expiring_before(i64::MAX as u64).await?;
+        let all = self
+            .store
+            .ue_registrations_expiring_before(i64::MAX as u64)
+            .await?;
         let now = unix_now();
         let mut map = self.by_flow.write().unwrap_or_else(|p| p.into_inner());
         map.clear();
@@ -405,11 +408,7 @@ impl Pcscf {
             .map_err(internal)?;
         }
         // the route is the Service-Route the UE registered with (TS 24.229 §5.2.6.3.1)
-        let in_dialog = req
-            .msg
-            .to()
-            .map(|t| t.tag().is_some())
-            .unwrap_or(false);
+        let in_dialog = req.msg.to().map(|t| t.tag().is_some()).unwrap_or(false);
         if !in_dialog && !reg.service_route.is_empty() {
             ed.remove(HeaderName::Route);
             for r in &reg.service_route {
@@ -457,5 +456,8 @@ impl Pcscf {
 
 /// Whether a request from a UE is REGISTER (its own procedure) or needs a registration.
 pub fn needs_registration(req: &Message) -> bool {
-    !matches!(req.method(), Some(Method::Register | Method::Ack | Method::Cancel))
+    !matches!(
+        req.method(),
+        Some(Method::Register | Method::Ack | Method::Cancel)
+    )
 }

@@ -131,7 +131,7 @@ pub struct SqlStore {
     pool: AnyPool,
     backend: Backend,
     /// SQLite only: queue of the group-commit task for SQN allocations.
-    batcher: Option<tokio::sync::mpsc::UnboundedSender<SqnJob>>,
+    batcher: Option<tokio::sync::mpsc::UnboundedSender<Job>>,
     /// SQN block reservation, when enabled ([`SqlStore::with_sqn_blocks`]).
     blocks: Option<Arc<SqnBlocks>>,
 }
@@ -248,11 +248,11 @@ impl SqlStore {
             // SQLite: group commit (many allocations, one transaction, one fsync).
             Some(tx) => {
                 let (reply, rx) = tokio::sync::oneshot::channel();
-                tx.send(SqnJob {
+                tx.send(Job::Sqn(SqnJob {
                     impi: impi.clone(),
                     n,
                     reply,
-                })
+                }))
                 .map_err(|_| HssError::Database(sqlx::Error::PoolClosed))?;
                 rx.await
                     .map_err(|_| HssError::Database(sqlx::Error::PoolClosed))?
@@ -622,20 +622,34 @@ async fn allocate_on(
 type Allocation = Result<(AuthData, Vec<u64>), HssError>;
 type SqnReply = tokio::sync::oneshot::Sender<Allocation>;
 
-/// One pending SQN allocation for the SQLite group-commit task.
+/// One pending write for the SQLite group-commit task.
 struct SqnJob {
     impi: Impi,
     n: u32,
     reply: SqnReply,
 }
 
+/// A pending S-CSCF assignment (MAR stores the name of the authenticating S-CSCF).
+struct ScscfJob {
+    subscription_id: String,
+    scscf: Option<ScscfAssignment>,
+    reply: tokio::sync::oneshot::Sender<Result<(), HssError>>,
+}
+
+/// What the group-commit task commits.
+enum Job {
+    Sqn(SqnJob),
+    Scscf(ScscfJob),
+}
+
 /// Most allocations committed together.
 const GROUP_COMMIT_MAX: usize = 512;
 
-/// SQLite group commit: takes every allocation queued while the previous transaction was being
-/// committed and runs them in ONE transaction (one fsync with `synchronous = FULL`). Each caller
-/// gets its answer only after the commit, so nothing is handed out before it is durable.
-async fn group_commit_task(pool: AnyPool, mut rx: tokio::sync::mpsc::UnboundedReceiver<SqnJob>) {
+/// SQLite group commit: takes every write queued while the previous transaction was being
+/// committed (SQN allocations and S-CSCF assignments) and runs them in ONE transaction (one fsync
+/// with `synchronous = FULL`). Each caller gets its answer only after the commit, so nothing is
+/// handed out before it is durable.
+async fn group_commit_task(pool: AnyPool, mut rx: tokio::sync::mpsc::UnboundedReceiver<Job>) {
     while let Some(first) = rx.recv().await {
         let mut jobs = vec![first];
         while jobs.len() < GROUP_COMMIT_MAX {
@@ -644,11 +658,20 @@ async fn group_commit_task(pool: AnyPool, mut rx: tokio::sync::mpsc::UnboundedRe
                 Err(_) => break,
             }
         }
-        let outcome: Result<Vec<Allocation>, sqlx::Error> = async {
+        enum Done {
+            Sqn(Allocation),
+            Scscf(Result<(), HssError>),
+        }
+        let outcome: Result<Vec<Done>, sqlx::Error> = async {
             let mut tx = pool.begin().await?;
             let mut results = Vec::with_capacity(jobs.len());
             for j in &jobs {
-                results.push(allocate_on(&mut tx, &j.impi, j.n).await);
+                results.push(match j {
+                    Job::Sqn(j) => Done::Sqn(allocate_on(&mut tx, &j.impi, j.n).await),
+                    Job::Scscf(j) => Done::Scscf(
+                        update_scscf(&mut tx, &j.subscription_id, j.scscf.as_ref()).await,
+                    ),
+                });
             }
             tx.commit().await?;
             Ok(results)
@@ -657,21 +680,57 @@ async fn group_commit_task(pool: AnyPool, mut rx: tokio::sync::mpsc::UnboundedRe
         match outcome {
             Ok(results) => {
                 for (j, r) in jobs.into_iter().zip(results) {
-                    let _ = j.reply.send(r);
+                    match (j, r) {
+                        (Job::Sqn(j), Done::Sqn(r)) => {
+                            let _ = j.reply.send(r);
+                        }
+                        (Job::Scscf(j), Done::Scscf(r)) => {
+                            let _ = j.reply.send(r);
+                        }
+                        // Results are pushed in job order, one per job.
+                        _ => {}
+                    }
                 }
             }
             Err(e) => {
                 let msg = e.to_string();
+                let err = || {
+                    HssError::Database(sqlx::Error::Protocol(format!("group commit failed: {msg}")))
+                };
                 for j in jobs {
-                    let _ = j
-                        .reply
-                        .send(Err(HssError::Database(sqlx::Error::Protocol(format!(
-                            "SQN group commit failed: {msg}"
-                        )))));
+                    match j {
+                        Job::Sqn(j) => {
+                            let _ = j.reply.send(Err(err()));
+                        }
+                        Job::Scscf(j) => {
+                            let _ = j.reply.send(Err(err()));
+                        }
+                    }
                 }
             }
         }
     }
+}
+
+/// Sets or clears the S-CSCF of a subscription on `conn` (clears the reassignment pending flag).
+async fn update_scscf(
+    conn: &mut AnyConnection,
+    id: &str,
+    scscf: Option<&ScscfAssignment>,
+) -> Result<(), HssError> {
+    let r = sqlx::query(
+        "UPDATE subscription SET scscf_name = $2, scscf_origin_host = $3, \
+         scscf_reassignment_pending = 0 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(scscf.map(|a| a.server_name.clone()))
+    .bind(scscf.map(|a| a.origin_host.clone()))
+    .execute(&mut *conn)
+    .await?;
+    if r.rows_affected() == 0 {
+        return Err(not_found("subscription", id));
+    }
+    Ok(())
 }
 
 fn json_text<T: serde::Serialize>(v: &T) -> Result<String, HssError> {
@@ -1263,20 +1322,26 @@ impl SubscriberStore for SqlStore {
     }
 
     async fn set_scscf(&self, id: &str, scscf: Option<&ScscfAssignment>) -> Result<(), HssError> {
-        let r = sqlx::query(
-            "UPDATE subscription SET scscf_name = $2, scscf_origin_host = $3, \
-             scscf_reassignment_pending = 0 WHERE id = $1",
-        )
-        .bind(id)
-        .bind(scscf.map(|a| a.server_name.clone()))
-        .bind(scscf.map(|a| a.origin_host.clone()))
-        .execute(&self.pool)
-        .await?;
-        if r.rows_affected() == 0 {
-            return Err(not_found("subscription", id));
-        }
+        let r = match &self.batcher {
+            // SQLite: committed with the SQN allocations of the same moment (MARs of many users).
+            Some(tx) => {
+                let (reply, rx) = tokio::sync::oneshot::channel();
+                tx.send(Job::Scscf(ScscfJob {
+                    subscription_id: id.to_string(),
+                    scscf: scscf.cloned(),
+                    reply,
+                }))
+                .map_err(|_| HssError::Database(sqlx::Error::PoolClosed))?;
+                rx.await
+                    .map_err(|_| HssError::Database(sqlx::Error::PoolClosed))?
+            }
+            None => {
+                let mut conn = self.pool.acquire().await?;
+                update_scscf(&mut conn, id, scscf).await
+            }
+        };
         self.written();
-        Ok(())
+        r
     }
 
     async fn set_registration_state(

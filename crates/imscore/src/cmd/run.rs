@@ -23,11 +23,26 @@ pub struct RunArgs {
     /// Log format (overrides the file).
     #[arg(long, value_enum)]
     pub log_format: Option<LogFormat>,
+    /// Where this role serves `/metrics` (overrides `[metrics] listen`, so that several roles of one
+    /// file can run on one host); `off` disables them.
+    #[arg(long)]
+    pub metrics_listen: Option<String>,
 }
 
 /// Runs one role until Ctrl-C.
 pub fn run(args: RunArgs) -> ExitCode {
-    let cfg = match Config::load(&args.config) {
+    let cfg = match Config::load(&args.config).and_then(|mut c| {
+        match args.metrics_listen.as_deref() {
+            None => {}
+            Some("off") => c.metrics.listen = None,
+            Some(a) => {
+                c.metrics.listen = Some(a.parse().map_err(|_| {
+                    anyhow::anyhow!("--metrics-listen: `{a}` is not ip:port or `off`")
+                })?)
+            }
+        }
+        Ok(c)
+    }) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("imscore run: {e:#}");

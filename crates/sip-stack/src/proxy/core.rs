@@ -45,7 +45,7 @@ impl ProxyConfig {
 
     /// True if `uri` designates this proxy (host and port match us or an alias; §16.4).
     pub fn is_local(&self, uri: &Uri) -> bool {
-        self.is_local_with(uri, &derived(self))
+        with_derived(self, |d| self.is_local_with(uri, d))
     }
 
     fn is_local_with(&self, uri: &Uri, d: &Derived) -> bool {
@@ -59,7 +59,7 @@ impl ProxyConfig {
     }
 
     fn via_is_ours(&self, via: &Via) -> bool {
-        via.port.unwrap_or(5060) == self.port && derived(self).is_me(&via.host)
+        via.port.unwrap_or(5060) == self.port && with_derived(self, |d| d.is_me(&via.host))
     }
 
     /// Our URI with `lr` (for Record-Route and Path, RFC 3327 §4), with a transport parameter
@@ -168,19 +168,22 @@ thread_local! {
     static DERIVED: std::cell::RefCell<Option<Arc<Derived>>> = const { std::cell::RefCell::new(None) };
 }
 
-/// The [`Derived`] values of `cfg` (computed on first use per thread and configuration).
-fn derived(cfg: &ProxyConfig) -> Arc<Derived> {
+/// Runs `f` on the [`Derived`] values of `cfg` (computed on first use per thread and
+/// configuration), without taking a reference count.
+fn with_derived<R>(cfg: &ProxyConfig, f: impl FnOnce(&Arc<Derived>) -> R) -> R {
     DERIVED.with(|d| {
         let mut d = d.borrow_mut();
-        match &*d {
-            Some(x) if x.port == cfg.port && x.host == cfg.host => Arc::clone(x),
-            _ => {
-                let x = Arc::new(Derived::new(cfg));
-                *d = Some(Arc::clone(&x));
-                x
-            }
-        }
+        let x = match &mut *d {
+            Some(x) if x.port == cfg.port && x.host == cfg.host => x,
+            slot => slot.insert(Arc::new(Derived::new(cfg))),
+        };
+        f(x)
     })
+}
+
+/// The [`Derived`] values of `cfg`, shared.
+fn derived(cfg: &ProxyConfig) -> Arc<Derived> {
+    with_derived(cfg, Arc::clone)
 }
 
 /// Why a request is refused, and the response that says so.
@@ -375,11 +378,11 @@ pub fn check_request(msg: &Message, cfg: &ProxyConfig) -> Result<(), Rejection> 
 /// request came back unchanged (a loop); other Vias of ours are spirals.
 pub fn is_loop(msg: &Message, cfg: &ProxyConfig) -> sip::Result<bool> {
     // cheap pre-filter: a Via of ours contains our host as we write it
-    let d = derived(cfg);
-    let me = d.written.as_bytes();
-    let mentions_us = msg
-        .headers_id(HeaderName::Via)
-        .any(|v| contains_ignore_ascii_case(v.value, me));
+    let mentions_us = with_derived(cfg, |d| {
+        let me = d.written.as_bytes();
+        msg.headers_id(HeaderName::Via)
+            .any(|v| contains_ignore_ascii_case(v.value, me))
+    });
     if !mentions_us {
         return Ok(false);
     }
@@ -605,7 +608,7 @@ pub fn strip_own_via(resp: &Message, cfg: &ProxyConfig) -> sip::Result<Option<(M
 
 /// RFC 3327 §5.1: the Path value a registrar-bound proxy adds (`<sip:host:port;lr>`).
 pub fn path_value(cfg: &ProxyConfig, transport: Transport) -> String {
-    derived(cfg).route(transport).to_string()
+    with_derived(cfg, |d| d.route(transport).to_string())
 }
 
 /// Appends `v` in decimal.
@@ -638,4 +641,34 @@ pub fn preloaded_route(outbound_proxy: Option<&Uri>, service_route: &[NameAddr])
     }
     v.extend(service_route.iter().map(|r| r.to_string()));
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::contains_ignore_ascii_case;
+
+    #[test]
+    fn substring_search_agrees_with_a_scan_of_every_window() {
+        let hays: [&[u8]; 6] = [
+            b"SIP/2.0/UDP [2001:0:0:1::2]:5060;branch=z9hG4bK1",
+            b"SIP/2.0/UDP [2001:0:0:1::22]:5060",
+            b"[[[2001:0:0:1::",
+            b"",
+            b"PCSCF.Example.NET",
+            b"x[2001:0:0:1::2]",
+        ];
+        let needles: [&[u8]; 5] = [
+            b"[2001:0:0:1::2]",
+            b"pcscf.example.net",
+            b"[",
+            b"example",
+            b"x[2001:0:0:1::2]y",
+        ];
+        for h in hays {
+            for n in needles {
+                let naive = h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n));
+                assert_eq!(contains_ignore_ascii_case(h, n), naive, "{h:?} {n:?}");
+            }
+        }
+    }
 }

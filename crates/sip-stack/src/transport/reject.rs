@@ -30,7 +30,9 @@ pub fn reject_unparsable(data: &[u8], err: &sip::Error) -> Option<Bytes> {
         .position(|w| w == b"\r\n\r\n")
         .unwrap_or(data.len());
     let head = data.get(..head_end)?;
-    let mut lines = head.split(|b| *b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let mut lines = head
+        .split(|b| *b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
     let first = lines.next()?;
     let method = first.split(|b| *b == b' ').next()?;
     if !is_token(method) || first.starts_with(b"SIP/") || method.eq_ignore_ascii_case(b"ACK") {
@@ -56,9 +58,7 @@ pub fn reject_unparsable(data: &[u8], err: &sip::Error) -> Option<Bytes> {
         }
         if i == 2 {
             let v = &line[colon + 1..];
-            to_has_tag = v
-                .windows(4)
-                .any(|w| w.eq_ignore_ascii_case(b"tag="));
+            to_has_tag = v.windows(4).any(|w| w.eq_ignore_ascii_case(b"tag="));
         }
         seen[i] = true;
         copied.push(line);
@@ -110,7 +110,11 @@ mod tests {
         assert_eq!(m.call_id().unwrap().as_str(), "c1");
         assert_eq!(m.cseq().unwrap().seq, 2);
         assert!(m.to().unwrap().tag().is_some());
-        assert!(m.top_via().unwrap().branch().is_some_and(|b| b == "z9hG4bK77"));
+        assert!(m
+            .top_via()
+            .unwrap()
+            .branch()
+            .is_some_and(|b| b == "z9hG4bK77"));
     }
 
     #[test]
