@@ -242,7 +242,7 @@ async fn test_ue(n: u64, pcscf: SocketAddr) -> TestUe {
     TestUe::new(pcscf, REALM, &imsi(n), demo::DEMO_K, demo::DEMO_OP).await
 }
 
-fn header<'a>(m: &'a Message, name: &str) -> String {
+fn header(m: &Message, name: &str) -> String {
     m.header_value(name)
         .map(|v| v.to_string())
         .unwrap_or_default()
@@ -318,7 +318,7 @@ async fn register_reregister_deregister_end_to_end() {
         .get_registration(&impu(1))
         .await
         .unwrap()
-        .map_or(true, |r| r.value.contacts.is_empty()));
+        .is_none_or(|r| r.value.contacts.is_empty()));
     assert!(store
         .get_ue_registration(&impu(1), &ue.contact())
         .await

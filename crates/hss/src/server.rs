@@ -114,8 +114,10 @@ pub struct SqnBlocksConfig {
     pub enabled: bool,
     /// SQNs per reservation (1..=1024).
     pub block: u32,
-    /// Milliseconds a reserved block and the credentials read with it are used before a new
-    /// reservation (bounds how long a change made by another HSS process goes unseen).
+    /// Milliseconds a reserved block, the credentials read with it and a cached MAR/UAR context
+    /// (registration state, S-CSCF, association) are used before the database is read again:
+    /// bounds how long a change made by ANOTHER process on the same database goes unseen (changes
+    /// made through this HSS are seen at once).
     pub ttl_ms: u64,
 }
 
