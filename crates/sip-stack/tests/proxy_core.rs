@@ -509,7 +509,10 @@ fn config_changes_are_seen_at_once() {
     let mut b = proxy_cfg();
     b.supported.push("sec-agree".into());
     for _ in 0..2 {
-        assert_eq!(path_value(&a, Transport::Udp), "<sip:[2001:0:0:1::2]:5060;lr>");
+        assert_eq!(
+            path_value(&a, Transport::Udp),
+            "<sip:[2001:0:0:1::2]:5060;lr>"
+        );
         assert_eq!(
             path_value(&b, Transport::Tcp),
             "<sip:192.0.2.10:5060;transport=tcp;lr>"
@@ -519,7 +522,10 @@ fn config_changes_are_seen_at_once() {
         assert!(b.is_local(&"sip:192.0.2.10;lr".parse().unwrap()));
     }
     a.port = 5062;
-    assert_eq!(path_value(&a, Transport::Udp), "<sip:[2001:0:0:1::2]:5062;lr>");
+    assert_eq!(
+        path_value(&a, Transport::Udp),
+        "<sip:[2001:0:0:1::2]:5062;lr>"
+    );
     assert!(!a.is_local(&"sip:[2001:0:0:1::2]".parse().unwrap()));
     a.host = "pcscf.example.net".into();
     assert_eq!(

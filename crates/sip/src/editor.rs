@@ -154,13 +154,11 @@ impl Editor {
                     .msg
                     .header_at(*i)
                     .ok_or(Error::Usage("no such header"))?;
-                self.msg
-                    .value_text(*i)
-                    .ok_or_else(|| Error::BadHeader {
-                        line: h.line,
-                        name: h.name_str().into_owned().into(),
-                        reason: "value is not UTF-8".into(),
-                    })
+                self.msg.value_text(*i).ok_or_else(|| Error::BadHeader {
+                    line: h.line,
+                    name: h.name_str().into_owned().into(),
+                    reason: "value is not UTF-8".into(),
+                })
             }
             Item::Replace(_, v) | Item::New(_, _, v) => Ok(Text::from(v.as_str())),
         }

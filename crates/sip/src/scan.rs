@@ -387,7 +387,9 @@ mod tests {
     fn find_quote_stop_finds_the_first_stop_byte_at_every_position() {
         // each stop byte (and none) at each position of strings around the 8-byte word size,
         // over a background holding bytes next to the stop values and non-ASCII bytes
-        let background = [b'a', b'!', b'#', b'[', b']', b'\x0c', b'\x0e', 0x80, 0xff, 0x01];
+        let background = [
+            b'a', b'!', b'#', b'[', b']', b'\x0c', b'\x0e', 0x80, 0xff, 0x01,
+        ];
         for len in 0..30 {
             for bg in background {
                 let s = vec![bg; len];

@@ -526,7 +526,10 @@ fn push_via_value_goes_on_top_and_matches_the_typed_push() {
     assert_eq!(out, typed.to_bytes().expect("bytes"));
     let out = Message::parse(out).expect("parses");
     assert_eq!(out.top_via().expect("via"), via);
-    assert_eq!(out.via().expect("vias").len(), m.via().expect("vias").len() + 1);
+    assert_eq!(
+        out.via().expect("vias").len(),
+        m.via().expect("vias").len() + 1
+    );
     // CR or LF in the value is refused, and nothing is written
     let mut ed = Editor::new(&m);
     assert!(matches!(
@@ -538,7 +541,8 @@ fn push_via_value_goes_on_top_and_matches_the_typed_push() {
     let bare = Message::parse(&b"SIP/2.0 200 OK\r\nCall-ID: c\r\nContent-Length: 0\r\n\r\n"[..])
         .expect("parses");
     let mut ed = Editor::new(&bare);
-    ed.push_via_value("SIP/2.0/UDP a;branch=z9hG4bK1").expect("via");
+    ed.push_via_value("SIP/2.0/UDP a;branch=z9hG4bK1")
+        .expect("via");
     let out = ed.finish().expect("finish");
     assert_eq!(out.header_at(0).expect("first").id, Some(HeaderName::Via));
 }

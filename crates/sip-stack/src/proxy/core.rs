@@ -544,7 +544,10 @@ pub fn prepare_forward(
             ruri_changed = true;
         }
     }
-    if routes.first().is_some_and(|r| cfg.is_local_with(&r.uri, &d)) {
+    if routes
+        .first()
+        .is_some_and(|r| cfg.is_local_with(&r.uri, &d))
+    {
         routes.remove(0);
         popped_first_only = !routes_changed;
         routes_changed = true;
