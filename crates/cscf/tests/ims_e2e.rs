@@ -190,6 +190,7 @@ impl Ims {
                     visited_network_id: REALM.into(),
                     orig_ioi: Some(REALM.into()),
                     key_lifetime_secs: 60,
+                    ..PcscfConfig::default()
                 },
             },
             store,
@@ -374,7 +375,7 @@ async fn icscf_tries_the_next_scscf_when_one_does_not_answer() {
     let dir = TempDir::new("failover");
     let mut plan = Plan::new();
     plan.dead_scscf = Some(free_udp_port());
-    plan.t1_ms = 20; // Timer F = 64·T1 = 1.28 s
+    plan.t1_ms = 60; // Timer F = 64·T1 = 3.84 s: long enough for a loaded machine
     let ims = Ims::start(&plan, dir.path(), 1).await;
     let mut ue = test_ue(1, ims.pcscf).await;
     // the HSS has no S-CSCF for the user: UAA with capabilities, the I-CSCF tries the dead one

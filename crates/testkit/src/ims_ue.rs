@@ -90,6 +90,50 @@ impl TestUe {
         )
     }
 
+    /// A REGISTER (next CSeq) as sent over `transport` (`UDP`, `TCP`, `TLS`) from `local`, with
+    /// the Contact naming that transport, and extra header lines `extra` (each ending in CRLF):
+    /// for UEs that reach the P-CSCF over a connection (e.g. sec-agree `tls`, RFC 3329).
+    pub fn register_text_over(
+        &mut self,
+        transport: &str,
+        local: SocketAddr,
+        expires: u32,
+        extra: &str,
+    ) -> String {
+        self.cseq += 1;
+        format!(
+            "REGISTER sip:{r} SIP/2.0\r\n\
+             Via: SIP/2.0/{tr} {l};branch=z9hG4bK{b:x};rport\r\n\
+             Max-Forwards: 70\r\n\
+             From: <{u}>;tag=ue{t:x}\r\n\
+             To: <{u}>\r\n\
+             Call-ID: {c}\r\n\
+             CSeq: {s} REGISTER\r\n\
+             Contact: <sip:{user}@{l};transport={tl}>;expires={expires}\r\n\
+             Supported: path\r\n\
+             {extra}\
+             Content-Length: 0\r\n\r\n",
+            r = self.realm,
+            tr = transport.to_ascii_uppercase(),
+            tl = transport.to_ascii_lowercase(),
+            l = local,
+            b = rand::random::<u64>(),
+            u = self.impu,
+            t = rand::random::<u32>(),
+            c = self.call_id,
+            s = self.cseq,
+            user = self.user,
+        )
+    }
+
+    /// The Authorization line of an initial REGISTER (empty credentials, TS 24.229 §5.1.1.2.1).
+    pub fn initial_authorization(&self) -> String {
+        format!(
+            "Authorization: Digest username=\"{}\", realm=\"{}\", nonce=\"\", uri=\"sip:{}\", response=\"\"\r\n",
+            self.impi, self.realm, self.realm
+        )
+    }
+
     /// Sends raw text to the P-CSCF.
     pub async fn send(&self, text: &str) {
         self.sock

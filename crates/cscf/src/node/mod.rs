@@ -171,12 +171,29 @@ pub(crate) async fn open_sip(
     ),
     CscfError,
 > {
+    open_sip_with(sip, supported, EndpointConfig::default()).await
+}
+
+/// [`open_sip`] with endpoint settings (e.g. the TLS certificate for `tls:` listeners).
+pub(crate) async fn open_sip_with(
+    sip: &SipConfig,
+    supported: &[&str],
+    endpoint_cfg: EndpointConfig,
+) -> Result<
+    (
+        Endpoint,
+        mpsc::Receiver<Inbound>,
+        Vec<(Transport, SocketAddr)>,
+        ProxyConfig,
+    ),
+    CscfError,
+> {
     if sip.listen.is_empty() {
         return Err(CscfError::Config(
             "sip.listen: at least one listener is needed".into(),
         ));
     }
-    let (endpoint, inbound) = Endpoint::new(EndpointConfig::default());
+    let (endpoint, inbound) = Endpoint::new(endpoint_cfg);
     let mut bound = Vec::new();
     for l in &sip.listen {
         let (t, a) = parse_listen(l)?;

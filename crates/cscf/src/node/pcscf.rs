@@ -11,8 +11,11 @@ use sip_stack::service::{
     ServiceContext,
 };
 
+use sip_stack::{EndpointConfig, TlsConfig, Transport};
+
 use super::{
-    count_request, count_response, layer_config, open_sip, NextHop, RoleHandle, SipConfig,
+    count_request, count_response, layer_config, open_sip_with, parse_listen, NextHop, RoleHandle,
+    SipConfig,
 };
 use crate::pcscf::{Pcscf, PcscfConfig};
 use crate::store::RegistrationStore;
@@ -48,20 +51,33 @@ impl Service for PcscfService {
             Err(r) => return RequestAction::Reject(r),
         };
         let method = req.msg.method();
+        if method != Some(Method::Register) {
+            if let Some(flow) = self.pcscf.terminating_flow(&req.msg, ctx.config()) {
+                // towards the UE, over the flow it registered on (TS 24.229 §5.2.6.4)
+                return RequestAction::Forward {
+                    prepared: p,
+                    flow,
+                    cookie: 0,
+                };
+            }
+        }
+        // from a UE: security agreement first (RFC 3329 §2.3.1, TS 24.229 §5.2.2.1)
+        let accepted = match self.pcscf.check_security(&req) {
+            Ok(a) => a,
+            Err(Some(resp)) => {
+                count_response(ROLE, resp.status().unwrap_or(0));
+                return RequestAction::Respond(resp);
+            }
+            Err(None) => return RequestAction::Drop,
+        };
         let edited = if method == Some(Method::Register) {
-            self.pcscf.edit_register(&req, &mut p, ctx.config())
-        } else if let Some(flow) = self.pcscf.terminating_flow(&req.msg, ctx.config()) {
-            // towards the UE, over the flow it registered on (TS 24.229 §5.2.6.4)
-            return RequestAction::Forward {
-                prepared: p,
-                flow,
-                cookie: 0,
-            };
+            self.pcscf.edit_register_headers(&req, &mut p, ctx.config())
         } else if req.key.is_some() && crate::pcscf::needs_registration(&req.msg) {
             self.pcscf.edit_originating(&req, &mut p, ctx.config())
         } else {
             Ok(())
-        };
+        }
+        .and_then(|_| self.pcscf.apply_security(&req, &mut p, &accepted));
         if let Err(r) = edited {
             count_response(ROLE, r.status);
             return RequestAction::Reject(r);
@@ -70,7 +86,7 @@ impl Service for PcscfService {
             Ok(flow) => RequestAction::Forward {
                 prepared: p,
                 flow,
-                cookie: 0,
+                cookie: accepted.cookie,
             },
             Err(r) => RequestAction::Reject(r),
         }
@@ -81,12 +97,44 @@ impl Service for PcscfService {
         if resp.request.msg.method() == Some(Method::Register) {
             let out = self
                 .pcscf
-                .on_register_response(&resp.request, resp.response)
+                .on_register_response(&resp.request, resp.response, resp.cookie)
                 .await;
             return ResponseAction::Relay(out);
         }
         ResponseAction::Relay(resp.response)
     }
+}
+
+/// The TLS settings when a `tls:` listener is configured (RFC 3261 §26.3.1; TS 24.229 §5.2.3 for
+/// sec-agree `tls`): the configured PEM certificate and key, or a self-signed pair for the host
+/// name and the TLS listeners' addresses when neither is given.
+fn tls_config(cfg: &PcscfNodeConfig) -> Result<Option<TlsConfig>, CscfError> {
+    let mut names = vec![cfg.sip.host.clone()];
+    for l in &cfg.sip.listen {
+        let (t, a) = parse_listen(l)?;
+        if t == Transport::Tls {
+            names.push(a.ip().to_string());
+        }
+    }
+    if names.len() == 1 {
+        return Ok(None);
+    }
+    let tls = match (&cfg.pcscf.tls_cert, &cfg.pcscf.tls_key) {
+        (Some(c), Some(k)) => TlsConfig::from_pem_files(c, k, None)
+            .map_err(|e| CscfError::Config(format!("pcscf.tls_cert/tls_key: {e}")))?,
+        (None, None) => {
+            let n: Vec<&str> = names.iter().map(String::as_str).collect();
+            tracing::warn!("P-CSCF TLS: no certificate configured, using a self-signed one");
+            TlsConfig::self_signed(&n)
+                .map_err(|e| CscfError::Config(format!("pcscf TLS self-signed: {e}")))?
+        }
+        _ => {
+            return Err(CscfError::Config(
+                "pcscf.tls_cert and pcscf.tls_key go together".into(),
+            ))
+        }
+    };
+    Ok(Some(tls))
 }
 
 /// Starts a P-CSCF: loads the registered UEs from `store`, opens the listeners, serves.
@@ -98,7 +146,12 @@ pub async fn start_pcscf(
     let pcscf = Arc::new(Pcscf::new(cfg.pcscf.clone(), store)?);
     let loaded = pcscf.load().await?;
     tracing::info!(registered = loaded, "P-CSCF loaded its registered UEs");
-    let (endpoint, inbound, bound, pc) = open_sip(&cfg.sip, &["path", "sec-agree"]).await?;
+    let endpoint_cfg = EndpointConfig {
+        tls: tls_config(cfg)?,
+        ..EndpointConfig::default()
+    };
+    let (endpoint, inbound, bound, pc) =
+        open_sip_with(&cfg.sip, &["path", "sec-agree"], endpoint_cfg).await?;
     let proxy = StatefulProxy::new(pc, layer_config(&cfg.sip));
     let svc = Arc::new(PcscfService {
         pcscf: pcscf.clone(),

@@ -7,6 +7,12 @@
 //!   `integrity-protected="no"` in `Authorization` (security agreement adds its own values later);
 //!   whatever the UE put in those P-headers is removed first (they are trusted only between
 //!   network nodes).
+//! - Security agreement with the UE (§5.2.2.1, §5.2.3, RFC 3329; [`sec_agree`]): `sec_agree =
+//!   off | optional | required` ([`sec_config`]); the mechanism is chosen on the initial REGISTER,
+//!   the 401 carries Security-Server, the protected REGISTER's Security-Verify is checked, the
+//!   registration is bound to its TLS connection and `integrity-protected` is set to `no`,
+//!   `tls-pending` or `tls-yes`; the setup of the association is a [`sa_setup::SaSetup`] (TLS
+//!   now; ipsec-3gpp is not offered until its datapath exists).
 //! - The 401 (§5.2.2.1): `ck` and `ik` are removed from `WWW-Authenticate` and kept for the
 //!   security association ([`Pcscf::take_keys`]).
 //! - The 200 (§5.2.2.3): each of the UE's contacts is stored with its flow, expiry, Service-Route
@@ -21,9 +27,13 @@
 
 pub mod charging;
 pub mod flow_token;
+pub mod sa_setup;
+pub mod sec_agree;
+pub mod sec_config;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -48,8 +58,21 @@ pub struct PcscfConfig {
     pub visited_network_id: String,
     /// The type 1 `orig-ioi` put in P-Charging-Vector (TS 24.229 §5.2.2.1), if any.
     pub orig_ioi: Option<String>,
-    /// How long the CK/IK of a 401 are kept for the security association (seconds).
+    /// How long the CK/IK of a 401 are kept for the security association (seconds); also how
+    /// long a negotiated association may stay pending before the UE completes registration.
     pub key_lifetime_secs: u64,
+    /// `sec_agree = off | optional | required` (RFC 3329, TS 24.229 §5.2.2.1; default
+    /// `optional`).
+    pub sec_agree: sec_config::SecAgreeSetting,
+    /// Security mechanisms with our q (RFC 3329 §2.2), e.g. `["tls;q=0.5", "ipsec-3gpp;q=0.1"]`.
+    /// Only mechanisms with a security association backend are offered: `tls` today;
+    /// `ipsec-3gpp` is accepted here but not offered until the ESP datapath exists.
+    pub sec_mechanisms: Vec<String>,
+    /// PEM certificate (chain) for the `tls:` listeners; with `tls_key`. Without both, a
+    /// self-signed pair is generated at start.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for the `tls:` listeners.
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for PcscfConfig {
@@ -59,6 +82,10 @@ impl Default for PcscfConfig {
             visited_network_id: "ims.mnc001.mcc001.3gppnetwork.org".into(),
             orig_ioi: None,
             key_lifetime_secs: 60,
+            sec_agree: sec_config::SecAgreeSetting::default(),
+            sec_mechanisms: sec_config::default_mechanisms(),
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -82,6 +109,7 @@ pub struct Pcscf {
     icid: charging::IcidGenerator,
     by_flow: RwLock<HashMap<SocketAddr, Vec<UeRegistration>>>,
     keys: Mutex<HashMap<String, ChallengeKeys>>,
+    security: sec_agree::SecurityAgreement,
 }
 
 fn unix_now() -> u64 {
@@ -116,7 +144,11 @@ impl Pcscf {
     pub fn new(cfg: PcscfConfig, store: Arc<dyn RegistrationStore>) -> Result<Self, CscfError> {
         let icscf =
             Uri::parse(&cfg.icscf).map_err(|e| CscfError::Config(format!("pcscf.icscf: {e}")))?;
+        let backends: Vec<Arc<dyn sa_setup::SaSetup>> = vec![Arc::new(sa_setup::TlsSetup)];
+        let available: Vec<_> = backends.iter().map(|b| b.mechanism()).collect();
+        let sec_cfg = sec_config::effective(cfg.sec_agree, &cfg.sec_mechanisms, &available)?;
         Ok(Pcscf {
+            security: sec_agree::SecurityAgreement::new(sec_cfg, backends),
             cfg,
             icscf,
             store,
@@ -171,8 +203,70 @@ impl Pcscf {
             .unwrap_or_default()
     }
 
-    /// TS 24.229 §5.2.2.1: edits a REGISTER from a UE and points it at the I-CSCF.
+    /// The security agreement state.
+    pub fn security(&self) -> &sec_agree::SecurityAgreement {
+        &self.security
+    }
+
+    /// Security agreement check of a request from a UE (see [`sec_agree`]); on refusal, the
+    /// response to send (494 with Security-Server, 403, 400), or `None` for an ACK (dropped).
+    pub fn check_security(
+        &self,
+        req: &ProxyRequest,
+    ) -> Result<sec_agree::Accepted, Option<Message>> {
+        self.security.check(req).map_err(|r| {
+            tracing::debug!(status = r.status(), error = %r.error, "sec-agree refused a request");
+            if req.msg.method() == Some(Method::Ack) {
+                return None;
+            }
+            Some(
+                sec_agree::rejection_response(&req.msg, &r).unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "cannot build the sec-agree rejection");
+                    sip_stack::ua::response(&req.msg, r.status(), r.reason_phrase(), None)
+                        .build()
+                        .unwrap_or_else(|_| req.msg.clone())
+                }),
+            )
+        })
+    }
+
+    /// Removes the sec-agree headers of an accepted request and sets its `integrity-protected`
+    /// (TS 24.229 §5.2.2.1).
+    pub fn apply_security(
+        &self,
+        req: &ProxyRequest,
+        p: &mut Prepared,
+        accepted: &sec_agree::Accepted,
+    ) -> Result<(), Rejection> {
+        sec_agree::apply(&mut p.editor, &req.msg, accepted).map_err(|e| {
+            tracing::debug!(error = %e, "sec-agree edit failed");
+            Rejection::new(e.status(), e.reason_phrase())
+        })
+    }
+
+    /// TS 24.229 §5.2.2.1: edits a REGISTER from a UE and points it at the I-CSCF, with
+    /// `integrity-protected="no"` (without security agreement; see [`Self::apply_security`]).
     pub fn edit_register(
+        &self,
+        req: &ProxyRequest,
+        p: &mut Prepared,
+        me: &ProxyConfig,
+    ) -> Result<(), Rejection> {
+        self.edit_register_headers(req, p, me)?;
+        if req.msg.has_id(HeaderName::Authorization) {
+            p.editor
+                .set_auth_param(
+                    HeaderName::Authorization,
+                    Param::quoted("integrity-protected", "no"),
+                )
+                .map_err(internal)?;
+        }
+        Ok(())
+    }
+
+    /// TS 24.229 §5.2.2.1: the REGISTER edits other than `integrity-protected` (Path, Require,
+    /// P-Visited-Network-ID, P-Charging-Vector, next hop).
+    pub fn edit_register_headers(
         &self,
         req: &ProxyRequest,
         p: &mut Prepared,
@@ -206,26 +300,38 @@ impl Pcscf {
             self.icid.vector(&me.host, self.cfg.orig_ioi.as_deref()),
         )
         .map_err(internal)?;
-        if req.msg.has_id(HeaderName::Authorization) {
-            ed.set_auth_param(
-                HeaderName::Authorization,
-                Param::quoted("integrity-protected", "no"),
-            )
-            .map_err(internal)?;
-        }
         p.next_hop = self.icscf.clone();
         Ok(())
     }
 
     /// TS 24.229 §5.2.2.1 and §5.2.2.3: a final response to a REGISTER the UE sent on `flow`.
-    /// Removes ck/ik from a 401 (keeping them), records the UE's contacts on a 200.
-    pub async fn on_register_response(&self, req: &ProxyRequest, resp: Message) -> Message {
+    /// Removes ck/ik from a 401 (keeping them), records the UE's contacts on a 200. `cookie` is
+    /// what [`Self::check_security`] gave the request: a negotiating REGISTER's 401 gets
+    /// Security-Server, a protected REGISTER's 200 completes its association.
+    pub async fn on_register_response(
+        &self,
+        req: &ProxyRequest,
+        resp: Message,
+        cookie: u64,
+    ) -> Message {
         let status = resp.status().unwrap_or(0);
         if status == 401 {
-            return self.strip_keys(&req.msg, resp);
+            let out = self.strip_keys(&req.msg, resp);
+            if cookie == sec_agree::COOKIE_NEGOTIATE && out.status() == Some(401) {
+                let impi = impi_of(&req.msg).unwrap_or_default();
+                let keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+                return self.security.on_challenge(req, out, keys.get(&impi));
+            }
+            return out;
         }
         if (200..300).contains(&status) {
-            if let Err(e) = self.record(&req.msg, &req.flow, &resp).await {
+            let sa = if cookie == sec_agree::COOKIE_PROTECTED {
+                self.security
+                    .on_registered(req, is_deregistration(&req.msg))
+            } else {
+                None
+            };
+            if let Err(e) = self.record(&req.msg, &req.flow, &resp, sa).await {
                 // the UE is registered at the S-CSCF; we could not remember it: the next request
                 // from it gets 403 and it re-registers
                 tracing::error!(error = %e, "P-CSCF could not store a registration");
@@ -284,7 +390,13 @@ impl Pcscf {
             .remove(impi)
     }
 
-    async fn record(&self, req: &Message, flow: &Flow, resp: &Message) -> Result<(), CscfError> {
+    async fn record(
+        &self,
+        req: &Message,
+        flow: &Flow,
+        resp: &Message,
+        sa: Option<String>,
+    ) -> Result<(), CscfError> {
         let Some(impu) = impu_of(req) else {
             return Ok(());
         };
@@ -330,7 +442,7 @@ impl Pcscf {
                         expires_at: now + u64::from(secs),
                         service_route: service_route.clone(),
                         associated_uris: associated.clone(),
-                        security_association: None,
+                        security_association: sa.clone(),
                     };
                     self.store.put_ue_registration(&ue).await?;
                     let mut map = self.by_flow.write().unwrap_or_else(|p| p.into_inner());
@@ -364,7 +476,19 @@ impl Pcscf {
         p: &mut Prepared,
         me: &ProxyConfig,
     ) -> Result<(), Rejection> {
-        let regs = self.registrations_from(req.flow.remote);
+        let mut regs = self.registrations_from(req.flow.remote);
+        // a registration bound to a TLS connection is used only over that connection
+        // (TS 24.229 §5.2.6.3.1, reference TLS call flows)
+        regs.retain(|r| {
+            match r
+                .security_association
+                .as_deref()
+                .and_then(sec_agree::bound_connection)
+            {
+                Some(conn) => conn.is_some() && conn == req.flow.conn,
+                None => true,
+            }
+        });
         if regs.is_empty() {
             return Err(Rejection::new(403, "Forbidden - not registered"));
         }
@@ -443,9 +567,18 @@ impl Pcscf {
         let expired = self.store.ue_registrations_expiring_before(now + 1).await?;
         let n = expired.len();
         for ue in expired {
+            if let Some(Some(conn)) = ue
+                .security_association
+                .as_deref()
+                .and_then(sec_agree::bound_connection)
+            {
+                self.security.forget_connection(conn);
+            }
             self.forget(&ue.impu, &ue.contact, ue.flow.remote).await?;
         }
         let ttl = Duration::from_secs(self.cfg.key_lifetime_secs);
+        // security associations whose UE never completed registration (TS 33.203 §7.4 pending)
+        self.security.expire_pending(ttl);
         self.keys
             .lock()
             .unwrap_or_else(|p| p.into_inner())

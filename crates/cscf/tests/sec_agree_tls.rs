@@ -1,0 +1,593 @@
+//! Security agreement between UE and P-CSCF with `tls` (RFC 3329, TS 24.229 §5.2.2.1, the
+//! reference TLS call flows) over real sockets: HSS, S-, I- and P-CSCF in-process, the P-CSCF with
+//! a TLS listener, and a test UE speaking TLS (tokio-rustls, accepting the P-CSCF's self-signed
+//! certificate).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use cscf::icscf::{IcscfConfig, ScscfEntry};
+use cscf::node::{
+    host_table, start_icscf, start_pcscf, start_scscf, CxPeerConfig, IcscfNodeConfig, NextHop,
+    PcscfNodeConfig, RoleHandle, ScscfNodeConfig, SipConfig,
+};
+use cscf::pcscf::sec_config::SecAgreeSetting;
+use cscf::pcscf::PcscfConfig;
+use cscf::scscf::ScscfConfig;
+use cscf::store::{RegistrationStore, SqliteStore};
+use hss::provision::demo;
+use hss::server::{Hss, HssConfig};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use sip::Message;
+use testkit::ims_ue::TestUe;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
+
+const REALM: &str = demo::DEMO_REALM;
+
+/// The reference call flow's Security-Client: two ipsec-3gpp entries and tls.
+const SECURITY_CLIENT: &str = "Security-Client: ipsec-3gpp;alg=hmac-md5-96;ealg=aes-cbc;prot=esp;mod=trans;spi-c=8765423;port-c=7524;spi-s=1234563;port-s=1358, ipsec-3gpp;alg=hmac-sha-1-96;ealg=aes-cbc;prot=esp;mod=trans;spi-c=8765423;port-c=7524;spi-s=1234563;port-s=1358, tls\r\n";
+const SEC_AGREE_TAGS: &str = "Require: sec-agree\r\nProxy-Require: sec-agree\r\n";
+
+struct TempDir(PathBuf);
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        let p = std::env::temp_dir().join(format!(
+            "imscore-secagree-{tag}-{}-{}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Ims {
+    hss: Option<Hss>,
+    roles: Vec<RoleHandle>,
+    /// The P-CSCF's UDP listener.
+    udp: SocketAddr,
+    /// The P-CSCF's TLS listener.
+    tls: SocketAddr,
+    store: Arc<dyn RegistrationStore>,
+}
+
+impl Ims {
+    /// HSS + S/I/P-CSCF; the P-CSCF with `sec_agree` and a TLS listener whose certificate comes
+    /// from `cert_files` (PEM files) or is generated.
+    async fn start(dir: &Path, sec_agree: SecAgreeSetting, cert_files: bool) -> Ims {
+        let (pcscf, icscf, scscf, tls) = (
+            free_udp_port(),
+            free_udp_port(),
+            free_udp_port(),
+            free_tcp_port(),
+        );
+        let hss = Hss::start(HssConfig {
+            origin_host: "hss.sa.test".into(),
+            origin_realm: REALM.into(),
+            diameter_listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: dir.to_path_buf(),
+            ..HssConfig::default()
+        })
+        .await
+        .expect("HSS starts");
+        hss.provision_demo(4).await.expect("demo subscribers");
+        let hss_addr = hss.local_addrs().diameter;
+        let mut hosts = BTreeMap::new();
+        for (n, p) in [("pcscf", pcscf), ("icscf", icscf), ("scscf", scscf)] {
+            hosts.insert(format!("{n}.sa.test"), vec![format!("udp:127.0.0.1:{p}")]);
+        }
+        hosts.insert(REALM.to_string(), vec![format!("udp:127.0.0.1:{icscf}")]);
+        let table = host_table(&hosts).unwrap();
+        let store: Arc<dyn RegistrationStore> =
+            Arc::new(SqliteStore::open_in_dir(dir).await.expect("store"));
+        let sip = |role: &str, listen: Vec<String>| SipConfig {
+            listen,
+            host: format!("{role}.sa.test"),
+            aliases: vec![],
+            t1_ms: None,
+        };
+        let cx = |role: &str| CxPeerConfig {
+            origin_host: format!("{role}.sa.test"),
+            origin_realm: REALM.into(),
+            hss_host: "hss.sa.test".into(),
+            hss_addr,
+            hss_realm: REALM.into(),
+            timeout_ms: 2000,
+        };
+        let scscf_name = format!("sip:scscf.sa.test:{scscf}");
+        let s = start_scscf(
+            &ScscfNodeConfig {
+                sip: sip("scscf", vec![format!("udp:127.0.0.1:{scscf}")]),
+                cx: cx("scscf"),
+                registrar: ScscfConfig {
+                    server_name: scscf_name.clone(),
+                    realm: REALM.into(),
+                    ..ScscfConfig::default()
+                },
+            },
+            store.clone(),
+            NextHop::new(table.clone()),
+        )
+        .await
+        .expect("S-CSCF starts");
+        let i = start_icscf(
+            &IcscfNodeConfig {
+                sip: sip("icscf", vec![format!("udp:127.0.0.1:{icscf}")]),
+                cx: cx("icscf"),
+                icscf: IcscfConfig {
+                    scscfs: vec![ScscfEntry {
+                        name: scscf_name,
+                        capabilities: vec![],
+                    }],
+                    max_attempts: 3,
+                },
+            },
+            NextHop::new(table.clone()),
+        )
+        .await
+        .expect("I-CSCF starts");
+        let (tls_cert, tls_key) = if cert_files {
+            let (c, k) = sip_stack::generate_self_signed(&["127.0.0.1", "pcscf.sa.test"]).unwrap();
+            let (cp, kp) = (dir.join("pcscf.crt"), dir.join("pcscf.key"));
+            std::fs::write(&cp, c).unwrap();
+            std::fs::write(&kp, k).unwrap();
+            (Some(cp), Some(kp))
+        } else {
+            (None, None)
+        };
+        let p = start_pcscf(
+            &PcscfNodeConfig {
+                sip: sip(
+                    "pcscf",
+                    vec![
+                        format!("udp:127.0.0.1:{pcscf}"),
+                        format!("tls:127.0.0.1:{tls}"),
+                    ],
+                ),
+                pcscf: PcscfConfig {
+                    icscf: format!("sip:icscf.sa.test:{icscf}"),
+                    visited_network_id: REALM.into(),
+                    sec_agree,
+                    tls_cert,
+                    tls_key,
+                    ..PcscfConfig::default()
+                },
+            },
+            store.clone(),
+            NextHop::new(table),
+        )
+        .await
+        .expect("P-CSCF starts");
+        let tls_addr = p
+            .sip
+            .iter()
+            .find(|(t, _)| *t == sip_stack::Transport::Tls)
+            .expect("TLS listener")
+            .1;
+        Ims {
+            hss: Some(hss),
+            udp: p.sip[0].1,
+            tls: tls_addr,
+            roles: vec![s, i, p],
+            store,
+        }
+    }
+
+    async fn stop(mut self) {
+        for r in self.roles.drain(..).rev() {
+            r.shutdown().await;
+        }
+        if let Some(h) = self.hss.take() {
+            h.shutdown().await;
+        }
+    }
+}
+
+/// Accepts any server certificate (the P-CSCF's is self-signed); signatures are still checked.
+#[derive(Debug)]
+struct AcceptAny(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAny {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// One TLS connection from the UE to the P-CSCF.
+struct TlsConn {
+    stream: TlsStream<TcpStream>,
+    local: SocketAddr,
+    buf: Vec<u8>,
+}
+
+impl TlsConn {
+    async fn connect(to: SocketAddr) -> TlsConn {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let cfg = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
+            .with_no_client_auth();
+        let tcp = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(to))
+            .await
+            .expect("connect in time")
+            .expect("connect");
+        let local = tcp.local_addr().unwrap();
+        let name = ServerName::try_from("pcscf.sa.test").unwrap();
+        let stream = tokio::time::timeout(
+            Duration::from_secs(5),
+            TlsConnector::from(Arc::new(cfg)).connect(name, tcp),
+        )
+        .await
+        .expect("handshake in time")
+        .expect("TLS handshake");
+        TlsConn {
+            stream,
+            local,
+            buf: Vec::new(),
+        }
+    }
+
+    /// One framed message from the buffer, if complete (RFC 3261 §18.3: Content-Length).
+    fn take_message(&mut self) -> Option<Message> {
+        let end = self.buf.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+        let head = String::from_utf8_lossy(&self.buf[..end]).to_string();
+        let len = head
+            .lines()
+            .find_map(|l| {
+                let (n, v) = l.split_once(':')?;
+                let n = n.trim();
+                (n.eq_ignore_ascii_case("content-length") || n.eq_ignore_ascii_case("l"))
+                    .then(|| v.trim().parse::<usize>().ok())
+                    .flatten()
+            })
+            .unwrap_or(0);
+        if self.buf.len() < end + len {
+            return None;
+        }
+        let raw: Vec<u8> = self.buf.drain(..end + len).collect();
+        Some(Message::parse(bytes::Bytes::from(raw)).expect("response parses"))
+    }
+
+    /// Sends `text` and returns the final response (provisional ones skipped; 10 s bound).
+    async fn request(&mut self, text: &str) -> Message {
+        self.stream.write_all(text.as_bytes()).await.expect("write");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            while let Some(m) = self.take_message() {
+                if m.status().is_some_and(|s| s >= 200) {
+                    return m;
+                }
+            }
+            let mut chunk = [0u8; 8192];
+            let n = tokio::time::timeout_at(deadline, self.stream.read(&mut chunk))
+                .await
+                .expect("a response within 10 s")
+                .expect("read");
+            assert!(n > 0, "P-CSCF closed the TLS connection");
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+}
+
+async fn test_ue(n: u64, pcscf: SocketAddr) -> TestUe {
+    TestUe::new(
+        pcscf,
+        REALM,
+        &demo::demo_imsi(n),
+        demo::DEMO_K,
+        demo::DEMO_OP,
+    )
+    .await
+}
+
+fn header(m: &Message, name: &str) -> String {
+    m.header_value(name)
+        .map(|v| v.to_string())
+        .unwrap_or_default()
+}
+
+/// A REGISTER over `conn` with `extra` header lines.
+fn over_tls(ue: &mut TestUe, conn: &TlsConn, extra: &str) -> String {
+    ue.register_text_over("TLS", conn.local, 3600, extra)
+}
+
+/// "TLS session setup during registration" up to the 200: initial REGISTER over UDP with
+/// Security-Client, 401 with Security-Server, protected REGISTER over TLS with Security-Verify.
+/// Returns (the TLS connection, the Authorization line of the protected REGISTER, the
+/// Security-Server value).
+async fn register_tls_during(ue: &mut TestUe, ims: &Ims) -> (TlsConn, String, String) {
+    let init = ue.register_text(
+        3600,
+        &format!(
+            "{SECURITY_CLIENT}{SEC_AGREE_TAGS}{}",
+            ue.initial_authorization()
+        ),
+    );
+    let chal = ue.request(&init).await;
+    assert_eq!(chal.status(), Some(401), "{chal}");
+    let server = header(&chal, "Security-Server");
+    // only what we can do now: tls (no ipsec-3gpp before its datapath exists)
+    assert!(server.starts_with("tls"), "{chal}");
+    assert!(!server.contains("ipsec-3gpp"), "{chal}");
+    let mut conn = TlsConn::connect(ims.tls).await;
+    let auth = ue.answer(&chal);
+    let protected = over_tls(
+        ue,
+        &conn,
+        &format!("{SECURITY_CLIENT}{SEC_AGREE_TAGS}Security-Verify: {server}\r\n{auth}"),
+    );
+    let ok = conn.request(&protected).await;
+    assert_eq!(ok.status(), Some(200), "{ok}");
+    assert!(header(&ok, "Security-Server").is_empty(), "{ok}");
+    (conn, auth, server)
+}
+
+async fn stored_binding(ims: &Ims, ue: &TestUe, conn: &TlsConn) -> Option<String> {
+    let contact = format!("sip:{}@{};transport=tls", ue.user, conn.local);
+    ims.store
+        .get_ue_registration(&ue.impu, &contact)
+        .await
+        .unwrap()
+        .and_then(|r| r.security_association)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_during_registration_then_tls_yes_refresh() {
+    let dir = TempDir::new("during");
+    let ims = Ims::start(dir.path(), SecAgreeSetting::Required, true).await;
+    let mut ue = test_ue(1, ims.udp).await;
+    let (mut conn, auth, server) = register_tls_during(&mut ue, &ims).await;
+    // the registration is bound to the TLS connection
+    let b = stored_binding(&ims, &ue, &conn)
+        .await
+        .expect("binding stored");
+    assert!(b.starts_with("tls;conn="), "{b}");
+
+    // refresh on the same connection with the old credentials: forwarded with tls-yes, so the
+    // S-CSCF accepts it without a new challenge (TS 24.229 §5.4.1.2.1)
+    let refresh = over_tls(
+        &mut ue,
+        &conn,
+        &format!("{SECURITY_CLIENT}{SEC_AGREE_TAGS}Security-Verify: {server}\r\n{auth}"),
+    );
+    let ok = conn.request(&refresh).await;
+    assert_eq!(ok.status(), Some(200), "{ok}");
+
+    // refresh rules: Security-Verify missing / different, Security-Client missing → 494
+    for extra in [
+        format!("{SECURITY_CLIENT}{SEC_AGREE_TAGS}{auth}"),
+        format!("{SECURITY_CLIENT}{SEC_AGREE_TAGS}Security-Verify: tls;q=0.9\r\n{auth}"),
+        format!("{SEC_AGREE_TAGS}Security-Verify: {server}\r\n{auth}"),
+    ] {
+        let r = over_tls(&mut ue, &conn, &extra);
+        let resp = conn.request(&r).await;
+        assert_eq!(resp.status(), Some(494), "{extra}\n{resp}");
+        assert_eq!(header(&resp, "Security-Server"), server, "{resp}");
+    }
+    // Authorization username differing from the association → 403
+    let other = auth.replace(&ue.impi, &format!("{}@{REALM}", demo::demo_imsi(2)));
+    assert_ne!(other, auth);
+    let r = over_tls(
+        &mut ue,
+        &conn,
+        &format!("{SECURITY_CLIENT}{SEC_AGREE_TAGS}Security-Verify: {server}\r\n{other}"),
+    );
+    let resp = conn.request(&r).await;
+    assert_eq!(resp.status(), Some(403), "{resp}");
+
+    // the protected connection is still good afterwards
+    let again = over_tls(
+        &mut ue,
+        &conn,
+        &format!("{SECURITY_CLIENT}{SEC_AGREE_TAGS}Security-Verify: {server}\r\n{auth}"),
+    );
+    let ok = conn.request(&again).await;
+    assert_eq!(ok.status(), Some(200), "{ok}");
+    ims.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_prior_to_registration_then_tls_yes_refresh() {
+    let dir = TempDir::new("prior");
+    let ims = Ims::start(dir.path(), SecAgreeSetting::Optional, false).await;
+    let mut ue = test_ue(1, ims.udp).await;
+    let mut conn = TlsConn::connect(ims.tls).await;
+    let first = ue.initial_authorization();
+    let init = over_tls(&mut ue, &conn, &first);
+    let chal = conn.request(&init).await;
+    assert_eq!(chal.status(), Some(401), "{chal}");
+    // no sec-agree: no Security-Server (reference flow step 3)
+    assert!(header(&chal, "Security-Server").is_empty(), "{chal}");
+    let auth = ue.answer(&chal);
+    let ok = conn.request(&over_tls(&mut ue, &conn, &auth)).await;
+    assert_eq!(ok.status(), Some(200), "{ok}");
+    let b = stored_binding(&ims, &ue, &conn)
+        .await
+        .expect("binding stored");
+    assert!(b.starts_with("tls;conn="), "{b}");
+    // the refresh on the same connection is tls-yes: no challenge
+    let ok = conn.request(&over_tls(&mut ue, &conn, &auth)).await;
+    assert_eq!(ok.status(), Some(200), "{ok}");
+
+    // control: over UDP without security agreement, the same kind of refresh (old credentials,
+    // integrity-protected="no") is challenged again by the S-CSCF
+    let mut plain = test_ue(2, ims.udp).await;
+    let (chal, ok) = plain.register(3600).await;
+    assert_eq!(ok.status(), Some(200), "{ok}");
+    let old = plain.answer(&chal);
+    let t = plain.register_text(3600, &old);
+    let chal2 = plain.request(&t).await;
+    assert_eq!(chal2.status(), Some(401), "{chal2}");
+    ims.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_verify_mismatch_or_missing_is_rejected() {
+    let dir = TempDir::new("verify");
+    let ims = Ims::start(dir.path(), SecAgreeSetting::Optional, false).await;
+    let mut ue = test_ue(1, ims.udp).await;
+    let init = ue.register_text(
+        3600,
+        &format!(
+            "Security-Client: tls\r\n{SEC_AGREE_TAGS}{}",
+            ue.initial_authorization()
+        ),
+    );
+    let chal = ue.request(&init).await;
+    assert_eq!(chal.status(), Some(401), "{chal}");
+    let server = header(&chal, "Security-Server");
+    assert!(server.starts_with("tls"), "{chal}");
+    let auth = ue.answer(&chal);
+    let mut conn = TlsConn::connect(ims.tls).await;
+    // a modified list (different q) and a missing Security-Verify are refused with 494 and our
+    // Security-Server (RFC 3329 §2.3.1)
+    for verify in ["Security-Verify: tls;q=0.9\r\n", ""] {
+        let r = over_tls(
+            &mut ue,
+            &conn,
+            &format!("Security-Client: tls\r\n{SEC_AGREE_TAGS}{verify}{auth}"),
+        );
+        let resp = conn.request(&r).await;
+        assert_eq!(resp.status(), Some(494), "{verify}\n{resp}");
+        assert_eq!(header(&resp, "Security-Server"), server, "{resp}");
+    }
+    // the untouched list (mechanism order/case-insensitive compare) is accepted
+    let r = over_tls(
+        &mut ue,
+        &conn,
+        &format!(
+            "Security-Client: tls\r\n{SEC_AGREE_TAGS}Security-Verify: {}\r\n{auth}",
+            server.to_ascii_uppercase().replace("Q=", "q=")
+        ),
+    );
+    let ok = conn.request(&r).await;
+    assert_eq!(ok.status(), Some(200), "{ok}");
+    ims.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn required_mode_rejects_unprotected_requests() {
+    let dir = TempDir::new("required");
+    let ims = Ims::start(dir.path(), SecAgreeSetting::Required, false).await;
+    let mut ue = test_ue(1, ims.udp).await;
+    // REGISTER without Security-Client → 494 listing what we offer (tls only)
+    let plain = ue.register_text(3600, &ue.initial_authorization());
+    let resp = ue.request(&plain).await;
+    assert_eq!(resp.status(), Some(494), "{resp}");
+    let server = header(&resp, "Security-Server");
+    assert!(server.starts_with("tls"), "{resp}");
+    assert!(!server.contains("ipsec-3gpp"), "{resp}");
+    // a non-REGISTER on the unprotected port → 403
+    let options = format!(
+        "OPTIONS sip:{REALM} SIP/2.0\r\nVia: SIP/2.0/UDP {l};branch=z9hG4bKopt{r:x};rport\r\n\
+         Max-Forwards: 70\r\nFrom: <{u}>;tag=o1\r\nTo: <sip:{REALM}>\r\nCall-ID: opt-{r:x}\r\n\
+         CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+        l = ue.local(),
+        u = ue.impu,
+        r = rand::random::<u32>(),
+    );
+    let resp = ue.request(&options).await;
+    assert_eq!(resp.status(), Some(403), "{resp}");
+    ims.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_on_another_connection_are_rejected() {
+    let dir = TempDir::new("otherconn");
+    let ims = Ims::start(dir.path(), SecAgreeSetting::Required, false).await;
+    let mut ue = test_ue(1, ims.udp).await;
+    let (conn, auth, server) = register_tls_during(&mut ue, &ims).await;
+    // a second TLS connection claiming the same registration
+    let mut other = TlsConn::connect(ims.tls).await;
+    let r = over_tls(
+        &mut ue,
+        &other,
+        &format!("{SECURITY_CLIENT}{SEC_AGREE_TAGS}Security-Verify: {server}\r\n{auth}"),
+    );
+    let resp = other.request(&r).await;
+    assert_eq!(resp.status(), Some(403), "{resp}");
+    // a non-REGISTER from the UE on the other connection
+    let msg = format!(
+        "MESSAGE sip:{u} SIP/2.0\r\nVia: SIP/2.0/TLS {l};branch=z9hG4bKmsg{r:x};rport\r\n\
+         Max-Forwards: 70\r\nFrom: <{u}>;tag=m1\r\nTo: <{u}>\r\nCall-ID: msg-{r:x}\r\n\
+         CSeq: 1 MESSAGE\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi",
+        l = other.local,
+        u = ue.impu,
+        r = rand::random::<u32>(),
+    );
+    let resp = other.request(&msg).await;
+    assert_eq!(resp.status(), Some(403), "{resp}");
+    // the bound connection is untouched
+    assert!(stored_binding(&ims, &ue, &conn).await.is_some());
+    ims.stop().await;
+}
