@@ -117,9 +117,16 @@ pub enum RegistrationsBackend {
 }
 
 impl Config {
-    /// Parses a configuration; errors name the key (and line) and the reason.
+    /// Parses a configuration; errors name the key (and line) and the reason. An HSS without its
+    /// own `data_dir` keeps its database in the top-level `data_dir`.
     pub fn parse(text: &str) -> anyhow::Result<Config> {
-        let cfg: Config = toml::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut cfg: Config = toml::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let top = cfg.data_dir.clone();
+        if let Some(h) = &mut cfg.hss {
+            if h.data_dir == Path::new(hss::cli::DEFAULT_DATA_DIR) {
+                h.data_dir = top;
+            }
+        }
         cfg.validate()?;
         Ok(cfg)
     }
@@ -204,6 +211,14 @@ mod tests {
         assert_eq!(c.icscf.unwrap().sip.listen[0], "udp:127.0.0.1:4060");
         assert_eq!(c.scscf.unwrap().sip.listen[0], "udp:127.0.0.1:6060");
         assert_eq!(c.hss.unwrap().diameter_listen.port(), 3868);
+    }
+
+    #[test]
+    fn hss_database_follows_the_top_level_data_dir() {
+        let c = Config::parse(&EXAMPLE.replace("data_dir = \"./imscore-data\"", "data_dir = \"/tmp/x\"")).unwrap();
+        assert_eq!(c.hss.unwrap().data_dir, Path::new("/tmp/x"));
+        let c = Config::parse(&EXAMPLE.replace("[hss]\n", "[hss]\ndata_dir = \"/tmp/own\"\n")).unwrap();
+        assert_eq!(c.hss.unwrap().data_dir, Path::new("/tmp/own"));
     }
 
     #[test]

@@ -19,12 +19,31 @@ fn sipp_registers_1000_demo_subscribers_with_ims_aka() {
     const N: u64 = 1000;
     let dir = scratch("up-sipp-1000");
     let core = Core::start(&dir, pick_ports(1), N, "core");
-    assert!(core.banner.contains("demo subscribers: 1000"), "{}", core.banner);
+    assert!(
+        core.banner.contains("demo subscribers: 1000"),
+        "{}",
+        core.banner
+    );
     let csv = dir.join("demo.csv");
     write_csv(&csv, 1, N, &DEMO_K);
     let sipp_port = free_udp_port();
-    let run = run_sipp(&dir, "sipp", core.pcscf(), &csv, N as usize, 100, sipp_port, 90);
-    assert!(run.status.is_some(), "SIPp did not finish in time:\n{}", run.output);
+    let run = run_sipp(
+        &dir,
+        core.pcscf(),
+        SippJob {
+            tag: "sipp",
+            csv: &csv,
+            count: N as usize,
+            rate: 100,
+            local_port: sipp_port,
+            deadline_secs: 90,
+        },
+    );
+    assert!(
+        run.status.is_some(),
+        "SIPp did not finish in time:\n{}",
+        run.output
+    );
     assert!(
         !run.output.contains("MAC != eXpectedMAC"),
         "SIPp rejected our AUTN:\n{}",
@@ -36,7 +55,10 @@ fn sipp_registers_1000_demo_subscribers_with_ims_aka() {
     let (mut ok, mut zero_failed, mut zero_ok) = (0usize, 0usize, 0usize);
     let mut wrong = Vec::new();
     for (cid, o) in &outcomes {
-        let nonce = o.nonce.as_deref().unwrap_or_else(|| panic!("{cid}: no 401 challenge: {o:?}"));
+        let nonce = o
+            .nonce
+            .as_deref()
+            .unwrap_or_else(|| panic!("{cid}: no 401 challenge: {o:?}"));
         assert!(!o.keys_leaked, "{cid}: ck/ik reached the UE");
         assert!(o.answered, "{cid}: SIPp did not answer the challenge");
         let zero = res_has_zero(nonce);
@@ -48,7 +70,10 @@ fn sipp_registers_1000_demo_subscribers_with_ims_aka() {
             }
             // SIPp's defect: a wrong response, which must be refused (never accepted)
             (Some(403), true) => zero_failed += 1,
-            _ => wrong.push(format!("{cid}: {:?} (RES has 0x00: {zero})", o.final_status)),
+            _ => wrong.push(format!(
+                "{cid}: {:?} (RES has 0x00: {zero})",
+                o.final_status
+            )),
         }
     }
     eprintln!(
@@ -79,9 +104,27 @@ fn wrong_k_never_registers() {
     // and stops the run; it never sends a response, so nothing registers.
     let csv = dir.join("wrong-k.csv");
     write_csv(&csv, 1, N, &wrong_k);
-    let run = run_sipp(&dir, "sipp", core.pcscf(), &csv, N as usize, 20, free_udp_port(), 30);
-    assert!(run.status.is_some(), "SIPp did not finish in time:\n{}", run.output);
-    assert!(!run.status.is_some_and(|s| s.success()), "SIPp succeeded with a wrong K");
+    let run = run_sipp(
+        &dir,
+        core.pcscf(),
+        SippJob {
+            tag: "sipp",
+            csv: &csv,
+            count: N as usize,
+            rate: 20,
+            local_port: free_udp_port(),
+            deadline_secs: 30,
+        },
+    );
+    assert!(
+        run.status.is_some(),
+        "SIPp did not finish in time:\n{}",
+        run.output
+    );
+    assert!(
+        !run.status.is_some_and(|s| s.success()),
+        "SIPp succeeded with a wrong K"
+    );
     assert!(run.output.contains("MAC != eXpectedMAC"), "{}", run.output);
     for (cid, o) in outcomes(&run.trace) {
         assert_ne!(o.final_status, Some(200), "{cid} registered with a wrong K");

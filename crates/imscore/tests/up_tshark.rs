@@ -93,9 +93,17 @@ fn decode(file: &Path, ports: &Ports, display_filter: &str) -> Vec<Value> {
         args.extend(["-d".into(), format!("tcp.port=={p},sip")]);
     }
     args.extend(["-d".into(), format!("tcp.port=={},diameter", ports.hss)]);
-    args.extend(["-Y".into(), display_filter.into(), "-T".into(), "json".into()]);
+    args.extend([
+        "-Y".into(),
+        display_filter.into(),
+        "-T".into(),
+        "json".into(),
+    ]);
     args.push("--no-duplicate-keys".into());
-    let out = Command::new("tshark").args(&args).output().expect("tshark -r");
+    let out = Command::new("tshark")
+        .args(&args)
+        .output()
+        .expect("tshark -r");
     assert!(
         out.status.success(),
         "tshark -r failed: {}",
@@ -160,7 +168,18 @@ fn tshark_sees_uar_mar_uar_sar_and_the_registration_headers() {
     let csv = dir.join("demo.csv");
     write_csv(&csv, 1, N, &DEMO_K);
     let sipp_port = free_udp_port();
-    let run = run_sipp(&dir, "sipp", core.pcscf(), &csv, N as usize, 10, sipp_port, 30);
+    let run = run_sipp(
+        &dir,
+        core.pcscf(),
+        SippJob {
+            tag: "sipp",
+            csv: &csv,
+            count: N as usize,
+            rate: 10,
+            local_port: sipp_port,
+            deadline_secs: 30,
+        },
+    );
     std::thread::sleep(Duration::from_millis(500));
     cap.stop();
     assert!(run.status.is_some(), "SIPp did not finish:\n{}", run.output);
@@ -176,8 +195,18 @@ fn tshark_sees_uar_mar_uar_sar_and_the_registration_headers() {
             .and_then(|o| o.imsi.clone())
             .unwrap_or_else(|| panic!("no REGISTER for {cid}"))
     };
-    // RES with 0x00 (SIPp 3.6) fails ~3%; at least most of them register
-    assert!(registered.len() as u64 >= N - 3, "{registered:?}\n{}", run.output);
+    // only a RES with a 0x00 byte (SIPp 3.6's defect) may fail
+    for (cid, o) in &all_calls {
+        let zero = o.nonce.as_deref().is_some_and(res_has_zero);
+        assert!(
+            o.final_status == Some(200) || zero,
+            "{cid}: {:?} though RES has no 0x00 byte\n{}",
+            o.final_status,
+            run.output
+        );
+    }
+    assert_eq!(all_calls.len() as u64, N, "one Call-ID per registration");
+    assert!(!registered.is_empty());
 
     // ---- Cx: per IMPI, requests in order UAR MAR UAR SAR, each answered with success
     let dia = decode(&pcap, &ports, "diameter");
@@ -189,7 +218,10 @@ fn tshark_sees_uar_mar_uar_sar_and_the_registration_headers() {
             let cmd: u32 = first(pdu, "diameter.cmd.code")
                 .and_then(|c| c.parse().ok())
                 .unwrap_or(0);
-            let hbh = format!("{stream}/{}", first(pdu, "diameter.hopbyhopid").unwrap_or_default());
+            let hbh = format!(
+                "{stream}/{}",
+                first(pdu, "diameter.hopbyhopid").unwrap_or_default()
+            );
             let is_request = first(pdu, "diameter.flags.request")
                 .is_some_and(|r| r == "1" || r == "True" || r == "true");
             if !(300..=303).contains(&cmd) {
@@ -210,11 +242,15 @@ fn tshark_sees_uar_mar_uar_sar_and_the_registration_headers() {
     let mut checked = 0;
     for cid in &registered {
         let impi = impi(&imsi_of(cid));
-        let seq = requests.get(&impi).unwrap_or_else(|| panic!("no Cx request for {impi}"));
+        let seq = requests
+            .get(&impi)
+            .unwrap_or_else(|| panic!("no Cx request for {impi}"));
         let cmds: Vec<u32> = seq.iter().map(|(c, _)| *c).collect();
         assert_eq!(cmds, vec![300, 303, 300, 301], "{impi}: UAR MAR UAR SAR");
         for (cmd, hbh) in seq {
-            let a = answers.get(hbh).unwrap_or_else(|| panic!("{impi}: no answer to {cmd}"));
+            let a = answers
+                .get(hbh)
+                .unwrap_or_else(|| panic!("{impi}: no answer to {cmd}"));
             assert_eq!(a, &(*cmd, true), "{impi}: answer to {cmd} is a success");
         }
         checked += 1;
@@ -236,13 +272,19 @@ fn tshark_sees_uar_mar_uar_sar_and_the_registration_headers() {
             continue;
         };
         for m in pdus(pkt, "sip") {
-            let Some(cid) = first(m, "sip.Call-ID") else { continue };
+            let Some(cid) = first(m, "sip.Call-ID") else {
+                continue;
+            };
             let seen = per_call.entry(cid).or_default();
             let method = first(m, "sip.Method");
             let code = first(m, "sip.Status-Code");
-            let cseq: u32 = first(m, "sip.CSeq.seq").and_then(|c| c.parse().ok()).unwrap_or(0);
+            let cseq: u32 = first(m, "sip.CSeq.seq")
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0);
             match (method.as_deref(), code.as_deref()) {
-                (Some("REGISTER"), _) if dst == ports.icscf => seen.at_icscf.push((cseq, m.clone())),
+                (Some("REGISTER"), _) if dst == ports.icscf => {
+                    seen.at_icscf.push((cseq, m.clone()))
+                }
                 (_, Some("401")) if src == ports.scscf => seen.from_scscf_401.push(m.clone()),
                 (_, Some("401")) if src == ports.pcscf && dst == sipp_port => {
                     seen.to_ue_401.push(m.clone())
@@ -257,7 +299,9 @@ fn tshark_sees_uar_mar_uar_sar_and_the_registration_headers() {
     let pcscf_host = "pcscf.ims.mnc001.mcc001.3gppnetwork.org";
     let mut icids = BTreeSet::new();
     for cid in &registered {
-        let s = per_call.get(cid).unwrap_or_else(|| panic!("{cid} not captured"));
+        let s = per_call
+            .get(cid)
+            .unwrap_or_else(|| panic!("{cid} not captured"));
         assert!(s.at_icscf.iter().any(|(c, _)| *c == 1) && s.at_icscf.iter().any(|(c, _)| *c == 2));
         for (cseq, m) in &s.at_icscf {
             let path = first(m, "sip.Path").unwrap_or_default();
@@ -265,9 +309,15 @@ fn tshark_sees_uar_mar_uar_sar_and_the_registration_headers() {
             let pvni = first(m, "sip.P-Visited-Network-ID").unwrap_or_default();
             assert!(pvni.contains(REALM), "{cid}: P-Visited-Network-ID {pvni:?}");
             let icid = first(m, "sip.icid_value").unwrap_or_default();
-            assert!(!icid.is_empty(), "{cid}: no icid-value in P-Charging-Vector");
+            assert!(
+                !icid.is_empty(),
+                "{cid}: no icid-value in P-Charging-Vector"
+            );
             if *cseq == 1 {
-                assert!(icids.insert(icid.clone()), "{cid}: icid-value {icid} reused");
+                assert!(
+                    icids.insert(icid.clone()),
+                    "{cid}: icid-value {icid} reused"
+                );
             }
             let auth = first(m, "sip.Authorization").unwrap_or_default();
             assert!(
@@ -275,22 +325,49 @@ fn tshark_sees_uar_mar_uar_sar_and_the_registration_headers() {
                 "{cid} CSeq {cseq}: Authorization without integrity-protected: {auth:?}"
             );
         }
-        let s401 = s.from_scscf_401.first().unwrap_or_else(|| panic!("{cid}: no 401 from S-CSCF"));
-        assert!(first(s401, "sip.auth.ck").is_some(), "{cid}: S-CSCF 401 without ck");
-        assert!(first(s401, "sip.auth.ik").is_some(), "{cid}: S-CSCF 401 without ik");
-        let u401 = s.to_ue_401.first().unwrap_or_else(|| panic!("{cid}: no 401 to the UE"));
+        let s401 = s
+            .from_scscf_401
+            .first()
+            .unwrap_or_else(|| panic!("{cid}: no 401 from S-CSCF"));
+        assert!(
+            first(s401, "sip.auth.ck").is_some(),
+            "{cid}: S-CSCF 401 without ck"
+        );
+        assert!(
+            first(s401, "sip.auth.ik").is_some(),
+            "{cid}: S-CSCF 401 without ik"
+        );
+        let u401 = s
+            .to_ue_401
+            .first()
+            .unwrap_or_else(|| panic!("{cid}: no 401 to the UE"));
         let www = first(u401, "sip.WWW-Authenticate").unwrap_or_default();
-        assert!(first(u401, "sip.auth.nonce").is_some() || www.contains("nonce="), "{www}");
-        assert!(first(u401, "sip.auth.ck").is_none(), "{cid}: ck reached the UE: {www}");
-        assert!(first(u401, "sip.auth.ik").is_none(), "{cid}: ik reached the UE: {www}");
-        let ok = s.to_ue_200.first().unwrap_or_else(|| panic!("{cid}: no 200 to the UE"));
+        assert!(
+            first(u401, "sip.auth.nonce").is_some() || www.contains("nonce="),
+            "{www}"
+        );
+        assert!(
+            first(u401, "sip.auth.ck").is_none(),
+            "{cid}: ck reached the UE: {www}"
+        );
+        assert!(
+            first(u401, "sip.auth.ik").is_none(),
+            "{cid}: ik reached the UE: {www}"
+        );
+        let ok = s
+            .to_ue_200
+            .first()
+            .unwrap_or_else(|| panic!("{cid}: no 200 to the UE"));
         let sr = first(ok, "sip.Service-Route").unwrap_or_default();
         assert!(sr.contains("scscf."), "{cid}: Service-Route {sr:?}");
         let pau = first(ok, "sip.P-Associated-URI").unwrap_or_default();
         let id = imsi_of(cid);
         assert!(pau.contains(&impu(&id)), "{cid}: P-Associated-URI {pau:?}");
         let path = first(ok, "sip.Path").unwrap_or_default();
-        assert!(path.contains(pcscf_host), "{cid}: Path not echoed in 200: {path:?}");
+        assert!(
+            path.contains(pcscf_host),
+            "{cid}: Path not echoed in 200: {path:?}"
+        );
     }
     drop(core);
 }

@@ -22,7 +22,10 @@ pub const DEMO_K: [u8; 16] = *b"imscore-demo-key";
 /// Demo operator variant OP: the ASCII string "imscore-demo-op.".
 pub const DEMO_OP: [u8; 16] = *b"imscore-demo-op.";
 /// The SIPp scenario of the repository.
-pub const SCENARIO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sipp/ims_aka_register.xml");
+pub const SCENARIO: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/sipp/ims_aka_register.xml"
+);
 const BIN: &str = env!("CARGO_BIN_EXE_imscore");
 
 /// Demo IMSI number `n` (1-based): 001010000000001, …
@@ -76,7 +79,9 @@ pub fn pick_ports(salt: u64) -> Ports {
         .unwrap_or(0);
     let mut seed = nanos ^ (u64::from(std::process::id()) << 20) ^ salt.wrapping_mul(0x9e37_79b9);
     for _ in 0..500 {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let base = 20000 + ((seed >> 33) % 30000) as u16;
         if (base..base + 5).all(port_free) {
             return Ports {
@@ -189,7 +194,11 @@ impl Core {
                 }
             }
             if Instant::now() > deadline {
-                panic!("imscore up not ready in 60 s:\n{}\n{}", core.banner, core.stderr());
+                panic!(
+                    "imscore up not ready in 60 s:\n{}\n{}",
+                    core.banner,
+                    core.stderr()
+                );
             }
         }
         core
@@ -221,7 +230,10 @@ impl Core {
             if Instant::now() > deadline {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("imscore up did not stop within 20 s of SIGINT:\n{}", self.stderr());
+                panic!(
+                    "imscore up did not stop within 20 s of SIGINT:\n{}",
+                    self.stderr()
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -230,7 +242,8 @@ impl Core {
     /// GET /metrics.
     pub fn metrics(&self) -> String {
         let mut s = TcpStream::connect(("127.0.0.1", self.ports.metrics)).expect("metrics connect");
-        s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
         write!(s, "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").expect("metrics request");
         let mut body = String::new();
         s.read_to_string(&mut body).expect("metrics response");
@@ -243,6 +256,20 @@ impl Core {
             .lines()
             .filter(|l| !l.starts_with('#') && l.starts_with(prefix))
             .find_map(|l| l.rsplit(' ').next().and_then(|v| v.parse().ok()))
+    }
+
+    /// The value of metric `name` on the line that carries every label of `labels`
+    /// (e.g. `role="scscf"`); 0 when no such line exists yet.
+    pub fn metric_with(&self, name: &str, labels: &[&str]) -> f64 {
+        self.metrics()
+            .lines()
+            .filter(|l| {
+                l.strip_prefix(name)
+                    .is_some_and(|r| r.starts_with('{') || r.starts_with(' '))
+            })
+            .filter(|l| labels.iter().all(|lab| l.contains(lab)))
+            .find_map(|l| l.rsplit(' ').next().and_then(|v| v.parse().ok()))
+            .unwrap_or(0.0)
     }
 
     /// Polls `imscore_registered_contacts` (updated every second) until it equals `want`,
@@ -287,7 +314,10 @@ pub fn write_csv(path: &Path, from: u64, n: u64, k: &[u8; 16]) {
                 String::from_utf8_lossy(&DEMO_OP).into_owned(),
             )
         } else {
-            (format!("0x{}", hex::encode(k)), format!("0x{}", hex::encode(DEMO_OP)))
+            (
+                format!("0x{}", hex::encode(k)),
+                format!("0x{}", hex::encode(DEMO_OP)),
+            )
         };
         s.push_str(&format!(
             "{id};[authentication username={} aka_K={k_txt} aka_OP={op_txt} aka_AMF=0x8000]\n",
@@ -307,18 +337,33 @@ pub struct SippRun {
     pub trace: String,
 }
 
-/// Runs the scenario against the P-CSCF (UDP): `count` registrations from `csv` at `rate`/s,
-/// from local port `local_port`, bounded by `deadline_secs`.
-pub fn run_sipp(
-    dir: &Path,
-    tag: &str,
-    pcscf: SocketAddr,
-    csv: &Path,
-    count: usize,
-    rate: u32,
-    local_port: u16,
-    deadline_secs: u64,
-) -> SippRun {
+/// What one SIPp run does: `count` registrations from `csv` at `rate`/s, from local port
+/// `local_port`, bounded by `deadline_secs`.
+pub struct SippJob<'a> {
+    /// Names its logs in the scratch directory.
+    pub tag: &'a str,
+    /// The injection file.
+    pub csv: &'a Path,
+    /// Registrations.
+    pub count: usize,
+    /// Per second.
+    pub rate: u32,
+    /// SIPp's UDP port.
+    pub local_port: u16,
+    /// SIPp's global timeout (it is killed 15 s later).
+    pub deadline_secs: u64,
+}
+
+/// Runs the scenario against the P-CSCF (UDP).
+pub fn run_sipp(dir: &Path, pcscf: SocketAddr, job: SippJob<'_>) -> SippRun {
+    let SippJob {
+        tag,
+        csv,
+        count,
+        rate,
+        local_port,
+        deadline_secs,
+    } = job;
     let msg = dir.join(format!("{tag}-messages.log"));
     let err = dir.join(format!("{tag}-errors.log"));
     let mut child = Command::new("sipp")
@@ -327,14 +372,26 @@ pub fn run_sipp(
         .arg(SCENARIO)
         .arg("-inf")
         .arg(csv)
-        .args(["-m", &count.to_string(), "-r", &rate.to_string(), "-l", "400"])
+        .args([
+            "-m",
+            &count.to_string(),
+            "-r",
+            &rate.to_string(),
+            "-l",
+            "400",
+        ])
         .args(["-i", "127.0.0.1", "-p", &local_port.to_string()])
         .args(["-nostdin", "-trace_msg", "-trace_err"])
         .arg("-message_file")
         .arg(&msg)
         .arg("-error_file")
         .arg(&err)
-        .args(["-recv_timeout", "10000", "-timeout", &format!("{deadline_secs}s")])
+        .args([
+            "-recv_timeout",
+            "10000",
+            "-timeout",
+            &format!("{deadline_secs}s"),
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -456,7 +513,9 @@ pub struct Outcome {
 pub fn outcomes(trace: &str) -> BTreeMap<String, Outcome> {
     let mut m: BTreeMap<String, Outcome> = BTreeMap::new();
     for t in parse_trace(trace) {
-        let Some(cid) = header(&t.text, "Call-ID") else { continue };
+        let Some(cid) = header(&t.text, "Call-ID") else {
+            continue;
+        };
         let cseq = header(&t.text, "CSeq")
             .and_then(|c| c.split_whitespace().next())
             .and_then(|n| n.parse::<u32>().ok())
