@@ -345,6 +345,25 @@ async fn wrong_key_unknown_user_and_unregistered_requests_are_refused() {
     let (state, _) = ims.hss_state(2).await;
     assert_ne!(state, RegistrationState::Registered);
 
+    // the UE refuses the network (AUTN MAC failure): nonce echoed, empty response → 403
+    // (TS 24.229 §5.1.1.5.1, §5.4.1.2.3)
+    let mut refusing = test_ue(1, ims.pcscf).await;
+    let chal = refusing.challenge(600).await;
+    let nonce = chal
+        .www_authenticate()
+        .unwrap()
+        .unwrap()
+        .nonce()
+        .unwrap()
+        .to_string();
+    let auth = format!(
+        "Authorization: Digest username=\"{}\", realm=\"{REALM}\", nonce=\"{nonce}\", uri=\"sip:{REALM}\", response=\"\", algorithm=AKAv1-MD5\r\n",
+        impi(1)
+    );
+    let t = refusing.register_text(600, &auth);
+    let r = refusing.request(&t).await;
+    assert_eq!(r.status(), Some(403), "{r}");
+
     // unknown user: UAR DIAMETER_ERROR_USER_UNKNOWN → 403 from the I-CSCF (§5.3.1.2)
     let mut stranger = test_ue(999, ims.pcscf).await;
     let r = stranger.challenge(600).await;

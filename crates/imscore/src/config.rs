@@ -215,9 +215,13 @@ mod tests {
 
     #[test]
     fn hss_database_follows_the_top_level_data_dir() {
-        let c = Config::parse(&EXAMPLE.replace("data_dir = \"./imscore-data\"", "data_dir = \"/tmp/x\"")).unwrap();
+        let c = Config::parse(
+            &EXAMPLE.replace("data_dir = \"./imscore-data\"", "data_dir = \"/tmp/x\""),
+        )
+        .unwrap();
         assert_eq!(c.hss.unwrap().data_dir, Path::new("/tmp/x"));
-        let c = Config::parse(&EXAMPLE.replace("[hss]\n", "[hss]\ndata_dir = \"/tmp/own\"\n")).unwrap();
+        let c =
+            Config::parse(&EXAMPLE.replace("[hss]\n", "[hss]\ndata_dir = \"/tmp/own\"\n")).unwrap();
         assert_eq!(c.hss.unwrap().data_dir, Path::new("/tmp/own"));
     }
 

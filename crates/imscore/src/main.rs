@@ -32,6 +32,11 @@ enum Command {
     Aka(cmd::aka::AkaCommand),
     /// HSS provisioning: add, import, list, show, set, delete subscribers, or the demo set.
     Subscriber(cmd::subscriber::SubscriberCmd),
+    /// UE simulator: register one simulated UE/ISIM through a P-CSCF.
+    #[command(subcommand)]
+    Ue(cmd::ue::UeCmd),
+    /// Registration load generator: many simulated UEs at an open-loop arrival rate.
+    Bench(cmd::bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,5 +47,7 @@ fn main() -> ExitCode {
         Command::Config(c) => cmd::config::run(c),
         Command::Aka(c) => cmd::aka::run(c),
         Command::Subscriber(c) => cmd::subscriber::run(c),
+        Command::Ue(c) => cmd::ue::run(c),
+        Command::Bench(a) => cmd::bench::run(a),
     }
 }

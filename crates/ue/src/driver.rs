@@ -166,6 +166,21 @@ fn local_ip_for(peer: SocketAddr) -> IpAddr {
         .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
 }
 
+/// Socket buffer asked for on shared sockets: thousands of UEs answer in bursts.
+const SHARED_BUFFER: usize = 4 * 1024 * 1024;
+
+/// A non-blocking UDP socket with large send and receive buffers (the kernel caps them at
+/// `net.core.rmem_max` / `wmem_max`).
+fn bind_large(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    let _ = s.set_recv_buffer_size(SHARED_BUFFER);
+    let _ = s.set_send_buffer_size(SHARED_BUFFER);
+    s.set_nonblocking(true)?;
+    s.bind(&addr.into())?;
+    UdpSocket::from_std(s.into())
+}
+
 fn io_err(what: &str, e: std::io::Error) -> UeError {
     UeError::Transport(format!("{what}: {e}"))
 }
@@ -322,8 +337,7 @@ impl SharedUdp {
         let stray = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let mut socks = Vec::new();
         for _ in 0..sockets.max(1) {
-            let sock = UdpSocket::bind(SocketAddr::new(local_ip_for(pcscf), 0))
-                .await
+            let sock = bind_large(SocketAddr::new(local_ip_for(pcscf), 0))
                 .map_err(|e| io_err("UDP bind", e))?;
             let local = sock.local_addr().map_err(|e| io_err("UDP socket", e))?;
             let sock = Arc::new(sock);
@@ -393,6 +407,9 @@ pub enum Report {
     Deregistering,
 }
 
+/// The failure reason of a UE whose stop signal came before it could start.
+pub const STOPPED_BEFORE_START: &str = "stopped before starting";
+
 /// How a UE run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -444,6 +461,7 @@ struct Runner<'a, F: FnMut(Report)> {
     txs: Vec<ClientTx>,
     registered_once: bool,
     reregistering: bool,
+    deregistering: bool,
 }
 
 impl<F: FnMut(Report)> Runner<'_, F> {
@@ -486,7 +504,8 @@ impl<F: FnMut(Report)> Runner<'_, F> {
                         let Some(method) = msg.method() else { continue };
                         if method == Method::Register {
                             let dereg = msg.expires().ok().flatten() == Some(0);
-                            if dereg {
+                            if dereg && !self.deregistering {
+                                self.deregistering = true;
                                 (self.report)(Report::Deregistering);
                             } else if msg.cseq().map(|c| c.seq).unwrap_or(0) == 1 {
                                 (self.report)(Report::Registering { initial: true });
@@ -499,8 +518,7 @@ impl<F: FnMut(Report)> Runner<'_, F> {
                             branch: branch_of(&msg).unwrap_or_default(),
                             method,
                             wire: bytes.clone(),
-                            retransmit_at: (self.wire.kind == TransportKind::Udp)
-                                .then(|| now + t1),
+                            retransmit_at: (self.wire.kind == TransportKind::Udp).then(|| now + t1),
                             interval: t1,
                             deadline: now + self.opts.timers.timer_f(),
                         });
@@ -664,9 +682,10 @@ pub async fn run<F: FnMut(Report)>(
         txs: Vec::new(),
         registered_once: false,
         reregistering: false,
+        deregistering: false,
     };
     if *stop.borrow() {
-        return Outcome::Failed("stopped before starting".into());
+        return Outcome::Failed(STOPPED_BEFORE_START.into());
     }
     if let Some(o) = r.feed(Event::Start).await {
         return o;

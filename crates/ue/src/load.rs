@@ -211,7 +211,8 @@ pub struct Summary {
     pub elapsed_s: f64,
     /// Initial registrations that succeeded.
     pub registered: u64,
-    /// Successful initial registrations per second of the arrival phase.
+    /// Successful initial registrations per second, from the first arrival to the last initial
+    /// registration.
     pub registrations_per_s: f64,
     /// Re-registrations that succeeded.
     pub reregistered: u64,
@@ -255,6 +256,7 @@ struct Stats {
     deregistered: u64,
     failures: BTreeMap<String, u64>,
     timeline: Vec<Second>,
+    last_initial: Option<Instant>,
 }
 
 impl Stats {
@@ -304,6 +306,7 @@ pub async fn run(
         deregistered: 0,
         failures: BTreeMap::new(),
         timeline: Vec::new(),
+        last_initial: None,
     }));
     let (stop_tx, stop_rx) = watch::channel(false);
     let t0 = Instant::now();
@@ -347,7 +350,6 @@ pub async fn run(
         while tasks.try_join_next().is_some() {}
     }
     tokio::time::sleep_until(tokio::time::Instant::from_std(end)).await;
-    let arrival_secs = (started as f64 / cfg.rate).min(cfg.duration.as_secs_f64());
     let _ = stop_tx.send(true);
     while tasks.join_next().await.is_some() {}
     let elapsed = t0.elapsed().as_secs_f64();
@@ -355,6 +357,11 @@ pub async fn run(
         .lock()
         .map_err(|_| UeError::Config("statistics lock poisoned".into()))?;
     let registered = st.initial.len();
+    // achieved rate: first arrival to the last initial registration, as it really happened
+    let reg_secs = st
+        .last_initial
+        .map(|t| t.saturating_duration_since(t0).as_secs_f64())
+        .unwrap_or(0.0);
     let mut timeline = st.timeline.clone();
     for s in &mut timeline {
         if s.registered > 0 {
@@ -366,8 +373,8 @@ pub async fn run(
         rate: cfg.rate,
         elapsed_s: elapsed,
         registered,
-        registrations_per_s: if arrival_secs > 0.0 {
-            registered as f64 / arrival_secs.max(1e-3)
+        registrations_per_s: if reg_secs > 0.0 {
+            registered as f64 / reg_secs
         } else {
             0.0
         },
@@ -393,11 +400,14 @@ async fn run_one(
     t0: Instant,
 ) {
     let mut began: Option<Instant> = None;
+    let ever_flag = std::sync::atomic::AtomicBool::new(false);
+    let ever = &ever_flag;
     let p = progress.clone();
     let s = stats.clone();
     let outcome = driver::run(ue, wire, &opts, stop, move |r| match r {
         Report::Registering { .. } => began = Some(Instant::now()),
         Report::Registered { initial, .. } => {
+            ever.store(true, Ordering::Relaxed);
             let now = Instant::now();
             let us = began
                 .take()
@@ -409,6 +419,7 @@ async fn run_one(
             }
             if let Ok(mut st) = s.lock() {
                 if initial {
+                    st.last_initial = Some(now);
                     let _ = st.initial.record(us);
                 } else {
                     st.reregistered += 1;
@@ -429,8 +440,22 @@ async fn run_one(
     progress.finished.fetch_add(1, Ordering::Relaxed);
     if let Ok(mut st) = stats.lock() {
         match outcome {
-            Outcome::Deregistered | Outcome::Registered => st.deregistered += 1,
+            Outcome::Deregistered | Outcome::Registered if ever.load(Ordering::Relaxed) => {
+                st.deregistered += 1
+            }
+            Outcome::Deregistered | Outcome::Registered => {
+                progress.failed.fetch_add(1, Ordering::Relaxed);
+                *st.failures
+                    .entry("not registered when the run ended".into())
+                    .or_insert(0) += 1;
+                st.second(t0, Instant::now()).failed += 1;
+            }
             Outcome::Failed(reason) => {
+                let reason = if reason == driver::STOPPED_BEFORE_START {
+                    "generator overloaded: UE not started before the run ended".to_string()
+                } else {
+                    reason
+                };
                 progress.failed.fetch_add(1, Ordering::Relaxed);
                 *st.failures.entry(reason).or_insert(0) += 1;
                 st.second(t0, Instant::now()).failed += 1;

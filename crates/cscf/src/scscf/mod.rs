@@ -292,6 +292,11 @@ impl Registrar {
             if let Some(auts) = creds.auts() {
                 return self.resync(req, &ch, auts, now).await;
             }
+            if creds.response() == Some("") {
+                // TS 24.229 §5.4.1.2.3: the nonce echoed with an empty response and no auts is the
+                // UE refusing the network (MAC failure): 403, as for a wrong response
+                return self.auth_failure(req, &ch, registered).await;
+            }
             match auth::verify(&ch, creds, &self.cfg.realm) {
                 auth::Verdict::Authenticated => {}
                 auth::Verdict::Wrong => return self.auth_failure(req, &ch, registered).await,
