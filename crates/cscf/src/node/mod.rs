@@ -249,6 +249,18 @@ pub(crate) async fn open_cx(
     let node = diameter::Node::start(node_cfg, handler)
         .await
         .map_err(|e| CscfError::Config(format!("diameter: {e}")))?;
+    // RFC 6733 §5.6: requests can only go once the peer is Open; wait briefly for it so that a
+    // role started next to its HSS answers its first REGISTER, but start anyway if the HSS is not
+    // up yet (the node keeps reconnecting; until then Cx requests fail and SIP gets 480)
+    if let Err(e) = node
+        .wait_open(
+            &cfg.hss_host,
+            Duration::from_millis(cfg.timeout_ms.max(1000) * 2),
+        )
+        .await
+    {
+        tracing::warn!(hss = %cfg.hss_host, error = %e, "HSS not reachable yet; continuing");
+    }
     let node = Arc::new(node);
     let client = CxClient::new(
         node.clone(),
