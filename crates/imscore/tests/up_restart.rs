@@ -102,7 +102,12 @@ fn registrations_survive_a_restart_of_imscore_up() {
     );
     assert!(run.status.is_some(), "SIPp did not finish:\n{}", run.output);
     let all = outcomes(&run.trace);
-    assert_eq!(all.len() as u64, N, "one Call-ID per registration");
+    assert_eq!(
+        all.len() as u64,
+        N,
+        "one Call-ID per registration; SIPp said:\n{}",
+        run.output
+    );
     let mut registered = BTreeSet::new();
     for (cid, o) in all {
         let zero = o.nonce.as_deref().is_some_and(res_has_zero);
