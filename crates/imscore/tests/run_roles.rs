@@ -3,11 +3,12 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use testkit::ims_ue::TestUe;
+use testkit::scratch::TempDir;
 
 const REALM: &str = "ims.mnc001.mcc001.3gppnetwork.org";
 const K: [u8; 16] = *b"imscore-demo-key";
@@ -30,16 +31,6 @@ fn free_port() -> u16 {
             return p;
         }
     }
-}
-
-fn temp_dir(tag: &str) -> PathBuf {
-    let p = std::env::temp_dir().join(format!(
-        "imscore-{tag}-{}-{}",
-        std::process::id(),
-        rand::random::<u32>()
-    ));
-    std::fs::create_dir_all(&p).unwrap();
-    p
 }
 
 fn example() -> String {
@@ -86,7 +77,8 @@ fn metrics(port: u16) -> String {
 
 #[test]
 fn four_roles_as_four_processes_register_a_ue() {
-    let dir = temp_dir("run-roles");
+    let scratch = TempDir::new("imscore-run-roles");
+    let dir = scratch.path();
     let (p, i, s, h) = (free_port(), free_port(), free_port(), free_port());
     let cfg_text = example()
         .replace("127.0.0.1:5060", &format!("127.0.0.1:{p}"))
@@ -162,5 +154,4 @@ fn four_roles_as_four_processes_register_a_ue() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("max_attempts"));
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -2,7 +2,9 @@
 //!
 //! - [`pcap`]: writes a TCP conversation as a pcap file (libpcap format, LINKTYPE_ETHERNET) so tshark
 //!   can judge what our codecs encode.
+//! - [`scratch`]: temporary directories and free loopback ports.
 //! - [`ims_ue`]: a minimal UE registering with IMS-AKA over UDP through a P-CSCF.
 
 pub mod ims_ue;
 pub mod pcap;
+pub mod scratch;

@@ -120,7 +120,8 @@ impl Service for ScscfService {
                 reject(Rejection::new(489, "Bad Event"))
             }
             _ => {
-                // originating when the P-CSCF sent it along our Service-Route (`orig` user part)
+                // originating when the P-CSCF sent it along our Service-Route (RFC 3608: the user part we
+                // put there, `service_route_user`)
                 let originating = req
                     .msg
                     .route()
@@ -131,7 +132,9 @@ impl Service for ScscfService {
                             && r.uri
                                 .as_sip()
                                 .and_then(|s| s.user.as_ref())
-                                .is_some_and(|u| u.as_str() == "orig")
+                                .is_some_and(|u| {
+                                    u.as_str() == self.registrar.config().service_route_user
+                                })
                     });
                 if originating || req.key.is_none() {
                     let p = match ctx.prepare(&req) {

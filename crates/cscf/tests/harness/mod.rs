@@ -4,8 +4,6 @@
 
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,35 +27,7 @@ pub const BARRED: &str = "sip:alice-barred@ims.example";
 pub const SCSCF_NAME: &str = "sip:scscf.ims.example:6060";
 pub const T10: Duration = Duration::from_secs(10);
 
-/// A directory under the system temp dir, removed on drop (also when the test panics).
-pub struct TempDir(PathBuf);
-
-impl TempDir {
-    pub fn new(prefix: &str) -> Self {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let p = std::env::temp_dir().join(format!(
-            "{prefix}_{}_{}_{nanos}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&p).expect("create temp dir");
-        TempDir(p)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+pub use testkit::scratch::TempDir;
 
 pub fn node_cfg(host: &str, listen: bool, peers: Vec<PeerConfig>) -> NodeConfig {
     NodeConfig {
