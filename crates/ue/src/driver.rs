@@ -7,10 +7,17 @@
 //! messages. [`Wire::udp`] and [`Wire::tcp`] give one UE its own socket; [`SharedUdp`] lets many
 //! UEs (the load generator) share a few sockets, dispatching received messages by Call-ID.
 //!
-//! Security agreement: the machine asks for a protected flow with
-//! [`Action::SetupSecurity`]; this driver has no IPsec/TLS layer yet and ends the UE with
-//! [`Outcome::Failed`] when asked. The layer slots in at [`Wire`] (a protected sender beside the
-//! unprotected one) and in the `SetupSecurity`/`ReleaseSecurity` arms of the action loop.
+//! [`Wire::tls`] is "TLS prior to registration" (the reference TLS call flows): the UE's one flow
+//! is a TLS connection and it sends no sec-agree headers.
+//!
+//! Security agreement (RFC 3329, TS 33.203 §7, Annex O): [`run_with`] takes a [`Security`]
+//! layer. The machine asks for the protected flow with [`Action::SetupSecurity`]; with
+//! [`Security::Tls`] ("TLS during registration") the driver then opens TLS to the P-CSCF's TLS
+//! listener and sends every [`Flow::Protected`] message on it; with [`Security::Ipsec`] it
+//! installs the four SAs in the UE's userspace ESP datapath ([`crate::ipsec`]) and sends requests
+//! from port-c to the P-CSCF's port-s, answers to the P-CSCF's requests back where they came from.
+//! A re-registration allocates a new offer before the REGISTER goes out (TS 33.203 §7.4); the old
+//! SA set is removed after the 2xx, and all SAs after the final response to the de-REGISTER.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -25,8 +32,11 @@ use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::{mpsc, watch};
 
 use crate::error::{Result, UeError};
+use crate::ipsec::IpsecUe;
 use crate::isim;
-use crate::register::{Action, Event, Flow, TimerId, Ue};
+use crate::register::{Action, Event, Flow, Phase, TimerId, Ue};
+use crate::security::Negotiated;
+use crate::tls::TlsClient;
 use crate::trace::{self, Direction};
 
 /// Largest UDP datagram read.
@@ -64,6 +74,8 @@ pub enum TransportKind {
     Udp,
     /// TCP (reliable: no retransmissions).
     Tcp,
+    /// TLS over TCP (reliable).
+    Tls,
 }
 
 impl TransportKind {
@@ -72,8 +84,92 @@ impl TransportKind {
         match self {
             TransportKind::Udp => "UDP",
             TransportKind::Tcp => "TCP",
+            TransportKind::Tls => "TLS",
         }
     }
+}
+
+/// Where the answer to a request received on a protected flow goes: back the way it came.
+#[derive(Debug, Clone)]
+pub(crate) enum Reply {
+    /// From the socket it arrived on to its source.
+    Udp {
+        sock: Arc<UdpSocket>,
+        to: SocketAddr,
+    },
+    /// On the connection it arrived on.
+    Stream(mpsc::UnboundedSender<Bytes>),
+}
+
+impl Reply {
+    async fn send(&self, bytes: &Bytes) -> Result<()> {
+        match self {
+            Reply::Udp { sock, to } => sock
+                .send_to(bytes, *to)
+                .await
+                .map(|_| ())
+                .map_err(|e| io_err("UDP send", e)),
+            Reply::Stream(tx) => tx
+                .send(bytes.clone())
+                .map_err(|_| UeError::Transport("connection closed".into())),
+        }
+    }
+}
+
+/// What a protected flow delivers to the driver.
+#[derive(Debug)]
+pub(crate) enum Inbound {
+    /// A message and the way back.
+    Msg(Message, Reply),
+    /// The protected connection closed (why).
+    Closed(String),
+}
+
+/// Reads SIP messages from a byte stream (RFC 3261 §18.3 framing, RFC 5626 §3.5.1 keep-alive
+/// ping answered with pong) and writes what is sent on the returned channel. `deliver` gets
+/// each message with the connection's sender; the stream ends silently.
+pub(crate) fn spawn_stream<R, W>(
+    mut rd: R,
+    mut wr: W,
+    deliver: impl Fn(Message, mpsc::UnboundedSender<Bytes>) + Send + 'static,
+) -> mpsc::UnboundedSender<Bytes>
+where
+    R: tokio::io::AsyncRead + Unpin + Send + 'static,
+    W: tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Bytes>();
+    tokio::spawn(async move {
+        while let Some(b) = out_rx.recv().await {
+            if wr.write_all(&b).await.is_err() || wr.flush().await.is_err() {
+                break;
+            }
+        }
+        let _ = wr.shutdown().await;
+    });
+    let pong = out_tx.clone();
+    tokio::spawn(async move {
+        let mut buf = BytesMut::with_capacity(16 * 1024);
+        let limits = Limits::default();
+        loop {
+            match rd.read_buf(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            loop {
+                match sip::decode_stream(&mut buf, &limits) {
+                    Ok(Some(StreamItem::Message(m))) => deliver(m, pong.clone()),
+                    Ok(Some(StreamItem::Ping)) => {
+                        let _ = pong.send(Bytes::from_static(b"\r\n"));
+                    }
+                    Ok(Some(StreamItem::Pong)) => {}
+                    Ok(None) => break,
+                    // a stream that cannot be framed any more is closed (RFC 3261 §18.3)
+                    Err(_) => return,
+                }
+            }
+        }
+    });
+    out_tx
 }
 
 /// Routes received messages of a shared socket to the UE that owns the Call-ID.
@@ -152,7 +248,7 @@ impl Drop for Wire {
 
 /// The local address a socket towards `peer` should use (the loopback for a loopback peer, else
 /// the address the routing table picks).
-fn local_ip_for(peer: SocketAddr) -> IpAddr {
+pub fn local_ip_for(peer: SocketAddr) -> IpAddr {
     if peer.ip().is_loopback() {
         return peer.ip();
     }
@@ -235,53 +331,43 @@ impl Wire {
             .map_err(|e| io_err(&format!("TCP connect to {pcscf}"), e))?;
         let _ = stream.set_nodelay(true);
         let local = stream.local_addr().map_err(|e| io_err("TCP socket", e))?;
-        let (mut rd, mut wr) = stream.into_split();
-        let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Bytes>();
-        tokio::spawn(async move {
-            while let Some(b) = out_rx.recv().await {
-                if wr.write_all(&b).await.is_err() {
-                    break;
-                }
-            }
-        });
+        let (rd, wr) = stream.into_split();
+        Ok(Wire::stream(rd, wr, local, TransportKind::Tcp))
+    }
+
+    /// "TLS session setup prior to registration" (reference TLS call flows): a TLS connection
+    /// to `pcscf` (the P-CSCF's TLS listener) carrying everything; the UE sends no sec-agree
+    /// headers. Certificate checks as `client` says.
+    pub async fn tls(pcscf: SocketAddr, client: &TlsClient) -> Result<Wire> {
+        let stream = client.connect(pcscf).await?;
+        let local = stream
+            .get_ref()
+            .0
+            .local_addr()
+            .map_err(|e| io_err("TLS socket", e))?;
+        let (rd, wr) = tokio::io::split(stream);
+        Ok(Wire::stream(rd, wr, local, TransportKind::Tls))
+    }
+
+    fn stream<R, W>(rd: R, wr: W, local: SocketAddr, kind: TransportKind) -> Wire
+    where
+        R: tokio::io::AsyncRead + Unpin + Send + 'static,
+        W: tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
         let (tx, rx) = mpsc::unbounded_channel();
-        let pong = out_tx.clone();
-        tokio::spawn(async move {
-            let mut buf = BytesMut::with_capacity(16 * 1024);
-            let limits = Limits::default();
-            loop {
-                match rd.read_buf(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {}
-                }
-                loop {
-                    match sip::decode_stream(&mut buf, &limits) {
-                        Ok(Some(StreamItem::Message(m))) => {
-                            if tx.send(m).is_err() {
-                                return;
-                            }
-                        }
-                        Ok(Some(StreamItem::Ping)) => {
-                            let _ = pong.send(Bytes::from_static(b"\r\n"));
-                        }
-                        Ok(Some(StreamItem::Pong)) => {}
-                        Ok(None) => break,
-                        // a stream that cannot be framed any more is closed (RFC 3261 §18.3)
-                        Err(_) => return,
-                    }
-                }
-            }
-            // dropping tx tells the UE the connection is gone
+        // dropping tx (when the reader ends) tells the UE the connection is gone
+        let out = spawn_stream(rd, wr, move |m, _| {
+            let _ = tx.send(m);
         });
-        Ok(Wire {
-            sender: Sender::Tcp(out_tx),
+        Wire {
+            sender: Sender::Tcp(out),
             inbound: rx,
             local,
-            kind: TransportKind::Tcp,
+            kind,
             shared: None,
             routed: Vec::new(),
             stray: 0,
-        })
+        }
     }
 
     /// The local address to put in Via and Contact.
@@ -315,7 +401,7 @@ impl Wire {
                 .map_err(|e| io_err("UDP send", e)),
             Sender::Tcp(tx) => tx
                 .send(bytes.clone())
-                .map_err(|_| UeError::Transport("TCP connection closed".into())),
+                .map_err(|_| UeError::Transport("connection to the P-CSCF closed".into())),
         }
     }
 }
@@ -434,10 +520,44 @@ pub struct RunOptions {
     pub trace: bool,
 }
 
+/// The security-agreement layer of one UE run ([`run_with`]).
+#[derive(Debug, Default)]
+pub enum Security {
+    /// No protected flow: a [`Action::SetupSecurity`] ends the UE with a failure.
+    #[default]
+    None,
+    /// "TLS during registration" (TS 33.203 Annex O): on `Security-Server: tls` the driver opens
+    /// TLS to `pcscf` (the P-CSCF's TLS listener) and uses it from then on.
+    Tls {
+        /// The P-CSCF's TLS listener.
+        pcscf: SocketAddr,
+        /// Certificate checks.
+        client: TlsClient,
+    },
+    /// ipsec-3gpp (TS 33.203 §7): the UE's SPIs, ports and SAs on the userspace datapath. The
+    /// [`crate::UeConfig`]'s offer must be [`IpsecUe::offer`].
+    Ipsec(IpsecUe),
+}
+
+/// The protected flow of a running UE.
+enum Layer {
+    None,
+    Tls {
+        pcscf: SocketAddr,
+        client: TlsClient,
+        conn: Option<mpsc::UnboundedSender<Bytes>>,
+    },
+    Ipsec(IpsecUe),
+}
+
+/// Most remembered return paths of requests received on protected flows.
+const MAX_REPLY_PATHS: usize = 64;
+
 /// A pending non-INVITE client transaction (RFC 3261 §17.1.2).
 struct ClientTx {
     branch: String,
     method: Method,
+    flow: Flow,
     wire: Bytes,
     /// Next Timer E firing (None: reliable transport or proceeding without retransmit).
     retransmit_at: Option<Instant>,
@@ -462,9 +582,97 @@ struct Runner<'a, F: FnMut(Report)> {
     registered_once: bool,
     reregistering: bool,
     deregistering: bool,
+    layer: Layer,
+    prot_tx: mpsc::UnboundedSender<Inbound>,
+    prot_rx: mpsc::UnboundedReceiver<Inbound>,
+    replies: Vec<((Bytes, u32), Reply)>,
 }
 
 impl<F: FnMut(Report)> Runner<'_, F> {
+    /// True if a request sent on `flow` is retransmitted (RFC 3261 §17.1.2.2: unreliable only).
+    fn unreliable(&self, flow: Flow) -> bool {
+        match (flow, &self.layer) {
+            (Flow::Unprotected, _) => self.wire.kind == TransportKind::Udp,
+            (Flow::Protected, Layer::Ipsec(i)) => i.unreliable(),
+            (Flow::Protected, _) => false,
+        }
+    }
+
+    /// Sends on `flow`; a response on the protected flow goes back the way its request came.
+    async fn send_on(&mut self, flow: Flow, msg: Option<&Message>, bytes: &Bytes) -> Result<()> {
+        if flow == Flow::Unprotected {
+            return self.wire.send(bytes).await;
+        }
+        if let Some(m) = msg.filter(|m| !m.is_request()) {
+            if let (Ok(cid), Ok(cseq)) = (m.call_id(), m.cseq()) {
+                let key = (Bytes::copy_from_slice(cid.as_bytes()), cseq.seq);
+                if let Some(i) = self.replies.iter().position(|(k, _)| *k == key) {
+                    let (_, reply) = self.replies.remove(i);
+                    return reply.send(bytes).await;
+                }
+            }
+            if let Layer::Ipsec(i) = &self.layer {
+                return i.send_fallback_response(bytes).await;
+            }
+        }
+        match &mut self.layer {
+            Layer::None => Err(UeError::Transport(
+                "no security layer for the protected flow".into(),
+            )),
+            Layer::Tls { conn, .. } => match conn {
+                Some(c) => c
+                    .send(bytes.clone())
+                    .map_err(|_| UeError::Transport("TLS connection to the P-CSCF closed".into())),
+                None => Err(UeError::Transport("no TLS connection to the P-CSCF".into())),
+            },
+            Layer::Ipsec(i) => i.send_request(bytes).await,
+        }
+    }
+
+    /// [`Action::SetupSecurity`]: open TLS, or install the SAs.
+    async fn setup_security(&mut self, setup: &crate::SecuritySetup) -> Result<()> {
+        match (&setup.negotiated, &mut self.layer) {
+            (Negotiated::Tls, Layer::Tls { pcscf, client, conn }) => {
+                if conn.as_ref().is_some_and(|c| !c.is_closed()) {
+                    return Ok(()); // a challenged refresh: the same connection stays
+                }
+                let stream = client.connect(*pcscf).await?;
+                let (rd, wr) = tokio::io::split(stream);
+                let tx = self.prot_tx.clone();
+                let closer = self.prot_tx.clone();
+                let out = spawn_stream(rd, wr, move |m, out| {
+                    let _ = tx.send(Inbound::Msg(m, Reply::Stream(out)));
+                });
+                // tell the runner when the connection ends
+                let watch = out.clone();
+                tokio::spawn(async move {
+                    watch.closed().await;
+                    let _ = closer.send(Inbound::Closed(
+                        "the TLS connection to the P-CSCF closed".into(),
+                    ));
+                });
+                *conn = Some(out);
+                Ok(())
+            }
+            (Negotiated::Ipsec { .. }, Layer::Ipsec(i)) => i.setup(setup),
+            (Negotiated::Tls, _) => Err(UeError::Config(
+                "the P-CSCF chose tls but no TLS target is configured".into(),
+            )),
+            (Negotiated::Ipsec { .. }, _) => Err(UeError::Config(
+                "the P-CSCF chose ipsec-3gpp but this UE has no IPsec layer".into(),
+            )),
+        }
+    }
+
+    fn release_security(&mut self) {
+        let current = self.ue.security_offer().ipsec.clone();
+        match &mut self.layer {
+            Layer::Tls { conn, .. } => *conn = None,
+            Layer::Ipsec(i) => i.release_all(current.as_ref()),
+            Layer::None => {}
+        }
+    }
+
     fn trace(&mut self, dir: Direction, msg: &Message, note: &str) {
         if self.opts.trace {
             let mut l = trace::line(dir, msg);
@@ -492,11 +700,6 @@ impl<F: FnMut(Report)> Runner<'_, F> {
         for a in actions {
             match a {
                 Action::Send { msg, flow } => {
-                    if flow == Flow::Protected {
-                        return Some(Outcome::Failed(
-                            "security agreement is not supported yet (no IPsec/TLS layer)".into(),
-                        ));
-                    }
                     self.wire.route(&msg);
                     let bytes = msg.wire();
                     self.trace(Direction::Out, &msg, "");
@@ -513,17 +716,19 @@ impl<F: FnMut(Report)> Runner<'_, F> {
                         }
                         let now = Instant::now();
                         let t1 = self.opts.timers.t1;
+                        let unreliable = self.unreliable(flow);
                         self.txs.retain(|t| t.method != method);
                         self.txs.push(ClientTx {
                             branch: branch_of(&msg).unwrap_or_default(),
                             method,
+                            flow,
                             wire: bytes.clone(),
-                            retransmit_at: (self.wire.kind == TransportKind::Udp).then(|| now + t1),
+                            retransmit_at: unreliable.then(|| now + t1),
                             interval: t1,
                             deadline: now + self.opts.timers.timer_f(),
                         });
                     }
-                    if let Err(e) = self.wire.send(&bytes).await {
+                    if let Err(e) = self.send_on(flow, Some(&msg), &bytes).await {
                         return Some(Outcome::Failed(e.to_string()));
                     }
                 }
@@ -533,13 +738,12 @@ impl<F: FnMut(Report)> Runner<'_, F> {
                 Action::CancelTimer(id) => {
                     self.timers.remove(&id);
                 }
-                Action::SetupSecurity(_) => {
-                    // the IPsec/TLS layer of the security-agreement issue plugs in here
-                    return Some(Outcome::Failed(
-                        "security agreement is not supported yet (no IPsec/TLS layer)".into(),
-                    ));
+                Action::SetupSecurity(setup) => {
+                    if let Err(e) = self.setup_security(&setup).await {
+                        return Some(Outcome::Failed(format!("security agreement: {e}")));
+                    }
                 }
-                Action::ReleaseSecurity => {}
+                Action::ReleaseSecurity => self.release_security(),
                 Action::SaveSqnState(state) => {
                     if let Some(p) = &self.opts.state_file {
                         if let Err(e) = isim::save_state(p, &state) {
@@ -550,6 +754,11 @@ impl<F: FnMut(Report)> Runner<'_, F> {
                 Action::Registered { expires, .. } => {
                     let initial = !self.reregistering;
                     self.reregistering = false;
+                    // TS 33.203 §7.4: the old SA set goes once the new one carried a 2xx
+                    let current = self.ue.security_offer().ipsec.clone();
+                    if let Layer::Ipsec(i) = &mut self.layer {
+                        i.retire_old(current.as_ref());
+                    }
                     self.registered_once = true;
                     (self.report)(Report::Registered { expires, initial });
                 }
@@ -566,6 +775,29 @@ impl<F: FnMut(Report)> Runner<'_, F> {
     async fn feed(&mut self, ev: Event) -> Option<Outcome> {
         let actions = self.ue.handle(ev, Instant::now());
         self.apply(actions).await
+    }
+
+    async fn on_protected(&mut self, inbound: Inbound) -> Option<Outcome> {
+        match inbound {
+            Inbound::Closed(why) => {
+                if matches!(self.layer, Layer::Tls { conn: Some(_), .. }) {
+                    return Some(Outcome::Failed(why));
+                }
+                None
+            }
+            Inbound::Msg(msg, reply) => {
+                if msg.is_request() {
+                    if let (Ok(cid), Ok(cseq)) = (msg.call_id(), msg.cseq()) {
+                        if self.replies.len() >= MAX_REPLY_PATHS {
+                            self.replies.remove(0);
+                        }
+                        let key = (Bytes::copy_from_slice(cid.as_bytes()), cseq.seq);
+                        self.replies.push((key, reply));
+                    }
+                }
+                self.on_message(msg).await
+            }
+        }
     }
 
     async fn on_message(&mut self, msg: Message) -> Option<Outcome> {
@@ -619,13 +851,24 @@ impl<F: FnMut(Report)> Runner<'_, F> {
             if id == TimerId::Reregister {
                 self.reregistering = true;
                 (self.report)(Report::Registering { initial: false });
+                // TS 33.203 §7.4: new SPIs and port-c for the SAs this re-registration may set up
+                if self.ue.phase() == Phase::Registered && self.ue.ipsec_in_use() {
+                    if let Layer::Ipsec(i) = &mut self.layer {
+                        match i.new_offer().await {
+                            Ok(o) => {
+                                self.ue.renew_ipsec_offer(o.spi_c, o.spi_s, o.port_c);
+                            }
+                            Err(e) => return Some(Outcome::Failed(e.to_string())),
+                        }
+                    }
+                }
             }
             if let Some(o) = self.feed(Event::TimerFired(id)).await {
                 return Some(o);
             }
         }
         let mut timed_out = Vec::new();
-        let mut resend = Vec::new();
+        let mut resend: Vec<(Flow, Bytes)> = Vec::new();
         let t2 = self.opts.timers.t2;
         self.txs.retain_mut(|t| {
             if t.deadline <= now {
@@ -637,19 +880,19 @@ impl<F: FnMut(Report)> Runner<'_, F> {
                     // Timer E doubles up to T2
                     t.interval = (t.interval * 2).min(t2);
                     t.retransmit_at = Some(now + t.interval);
-                    resend.push(t.wire.clone());
+                    resend.push((t.flow, t.wire.clone()));
                 }
             }
             true
         });
-        for b in resend {
+        for (flow, b) in resend {
             (self.report)(Report::Retransmission);
             if self.opts.trace {
                 if let Ok(m) = Message::parse(b.clone()) {
                     self.trace(Direction::Out, &m, "  (retransmission)");
                 }
             }
-            if let Err(e) = self.wire.send(&b).await {
+            if let Err(e) = self.send_on(flow, None, &b).await {
                 return Some(Outcome::Failed(e.to_string()));
             }
         }
@@ -670,10 +913,42 @@ pub async fn run<F: FnMut(Report)>(
     ue: Ue,
     wire: Wire,
     opts: &RunOptions,
+    stop: watch::Receiver<bool>,
+    report: F,
+) -> Outcome {
+    run_with(ue, wire, Security::None, opts, stop, report).await
+}
+
+/// [`run`] with a security-agreement layer: the protected flow of RFC 3329 / TS 33.203 is
+/// `security` (see [`Security`]). Its SAs or TLS connection are gone when this returns.
+pub async fn run_with<F: FnMut(Report)>(
+    ue: Ue,
+    wire: Wire,
+    security: Security,
+    opts: &RunOptions,
     mut stop: watch::Receiver<bool>,
     report: F,
 ) -> Outcome {
+    let (prot_tx, mut prot_rx) = mpsc::unbounded_channel();
+    let layer = match security {
+        Security::None => Layer::None,
+        Security::Tls { pcscf, client } => Layer::Tls {
+            pcscf,
+            client,
+            conn: None,
+        },
+        Security::Ipsec(mut i) => {
+            if let Some(rx) = i.take_inbound() {
+                prot_rx = rx;
+            }
+            Layer::Ipsec(i)
+        }
+    };
     let mut r = Runner {
+        layer,
+        prot_tx,
+        prot_rx,
+        replies: Vec::new(),
         ue,
         wire,
         opts,
@@ -712,6 +987,7 @@ pub async fn run<F: FnMut(Report)>(
                 Some(m) => r.on_message(m).await,
                 None => Some(Outcome::Failed("connection to the P-CSCF closed".into())),
             },
+            Some(p) = r.prot_rx.recv() => r.on_protected(p).await,
             _ = sleep => r.on_deadline().await,
         };
         if let Some(o) = out {

@@ -44,6 +44,13 @@ pub enum UeError {
     /// A subscriber list is malformed.
     #[error("subscribers: {0}")]
     Subscribers(String),
+    /// The IPsec layer (SA install, datapath, allocation) failed.
+    #[error("IPsec: {0}")]
+    Ipsec(String),
+    /// The userspace IPsec datapath needs privileges this process lacks (CAP_NET_ADMIN for the
+    /// TUN device and policy routing, CAP_NET_RAW for the raw ESP socket).
+    #[error("{0}")]
+    Privilege(String),
     /// A reginfo body (RFC 3680) is malformed; answered with 400.
     #[error("bad reginfo body: {0}")]
     BadReginfo(String),

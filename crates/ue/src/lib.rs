@@ -10,6 +10,8 @@
 //! * [`reginfo`]: `application/reginfo+xml` (RFC 3680).
 //! * [`trace`]: one line per message.
 //! * [`driver`]: the tokio driver (UDP/TCP, RFC 3261 §17.1.2 retransmissions, timers, state file).
+//! * [`tls`]: TLS client settings (`--transport tls`, `--sec tls`).
+//! * [`ipsec`]: the UE's ipsec-3gpp SAs on the userspace ESP datapath (`--sec ipsec`).
 //! * [`load`]: the load generator of `imscore bench`.
 //! * [`fuzzing`]: entry points of the fuzz targets.
 
@@ -19,11 +21,13 @@
 pub mod driver;
 mod error;
 pub mod fuzzing;
+pub mod ipsec;
 pub mod isim;
 pub mod load;
 pub mod reginfo;
 pub mod register;
 pub mod security;
+pub mod tls;
 pub mod trace;
 
 pub use error::{Result, UeError};

@@ -17,8 +17,12 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::driver::{self, Outcome, Report, RunOptions, SharedUdp, TimerConfig, Wire};
+use crate::driver::{
+    self, Outcome, Report, RunOptions, Security, SharedUdp, TimerConfig, TransportKind, Wire,
+};
 use crate::error::{Result, UeError};
+use crate::ipsec::{IpsecUe, UeDatapath};
+use crate::tls::TlsClient;
 use crate::isim::Isim;
 use crate::register::{Credentials, Ue, UeConfig};
 
@@ -149,6 +153,32 @@ pub struct LoadConfig {
     pub sockets: usize,
     /// RFC 3261 timers.
     pub timers: TimerConfig,
+    /// Security agreement of every UE.
+    pub security: LoadSecurity,
+}
+
+/// Security agreement in a load run (RFC 3329; see [`Security`]).
+#[derive(Debug, Clone, Default)]
+pub enum LoadSecurity {
+    /// None.
+    #[default]
+    None,
+    /// "TLS during registration": each UE opens its own TLS connection to `pcscf`.
+    Tls {
+        /// The P-CSCF's TLS listener.
+        pcscf: SocketAddr,
+        /// Certificate checks.
+        client: TlsClient,
+    },
+    /// ipsec-3gpp: all UEs share one datapath (one TUN); each has its own SPIs and ports.
+    Ipsec {
+        /// The process's datapath.
+        datapath: UeDatapath,
+        /// Integrity algorithms offered (empty: all).
+        algs: Vec<String>,
+        /// Encryption algorithms offered (empty: all).
+        ealgs: Vec<String>,
+    },
 }
 
 /// One second of the run.
@@ -338,6 +368,31 @@ pub async fn run(
         uc.pcscf = Some((cfg.pcscf.ip().to_string(), cfg.pcscf.port()));
         uc.expires = cfg.expires;
         uc.reg_event_expires = cfg.reg_event.then_some(cfg.expires);
+        let security = match &cfg.security {
+            LoadSecurity::None => Security::None,
+            LoadSecurity::Tls { pcscf, client } => {
+                uc.security.tls = true;
+                Security::Tls {
+                    pcscf: *pcscf,
+                    client: client.clone(),
+                }
+            }
+            LoadSecurity::Ipsec {
+                datapath,
+                algs,
+                ealgs,
+            } => {
+                let i = IpsecUe::allocate(
+                    datapath,
+                    TransportKind::Udp,
+                    algs.clone(),
+                    ealgs.clone(),
+                )
+                .await?;
+                uc.security.ipsec = Some(i.offer());
+                Security::Ipsec(i)
+            }
+        };
         let ue = Ue::new(uc, Credentials::Aka(Box::new(sub.isim()?)))?;
         started += 1;
         progress.started.fetch_add(1, Ordering::Relaxed);
@@ -345,7 +400,7 @@ pub async fn run(
         let progress = progress.clone();
         let opts = opts.clone();
         let stop = stop_rx.clone();
-        tasks.spawn(run_one(ue, wire, opts, stop, stats, progress, t0));
+        tasks.spawn(run_one(ue, wire, security, opts, stop, stats, progress, t0));
         // reap finished tasks as we go so the set stays small
         while tasks.try_join_next().is_some() {}
     }
@@ -390,9 +445,11 @@ pub async fn run(
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run_one(
     ue: Ue,
     wire: Wire,
+    security: Security,
     opts: Arc<RunOptions>,
     stop: watch::Receiver<bool>,
     stats: Arc<Mutex<Stats>>,
@@ -404,7 +461,7 @@ async fn run_one(
     let ever = &ever_flag;
     let p = progress.clone();
     let s = stats.clone();
-    let outcome = driver::run(ue, wire, &opts, stop, move |r| match r {
+    let outcome = driver::run_with(ue, wire, security, &opts, stop, move |r| match r {
         Report::Registering { .. } => began = Some(Instant::now()),
         Report::Registered { initial, .. } => {
             ever.store(true, Ordering::Relaxed);

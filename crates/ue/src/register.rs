@@ -288,6 +288,9 @@ pub struct Ue {
     server_list: Vec<SecurityMechanism>,
     chosen: Option<SecurityMechanism>,
     protected: bool,
+    /// The IPsec offer whose SAs carry the protected flow (TS 33.203 §7.4: a re-registration
+    /// offers new SPIs/port-c; they replace these only if the network challenges it).
+    in_use: Option<crate::security::IpsecOffer>,
     expires: u32,
     service_route: Vec<NameAddr>,
     associated_uris: Vec<NameAddr>,
@@ -370,6 +373,7 @@ impl Ue {
             server_list: Vec::new(),
             chosen: None,
             protected: false,
+            in_use: None,
             expires: 0,
             service_route: Vec::new(),
             associated_uris: Vec::new(),
@@ -407,6 +411,36 @@ impl Ue {
     pub fn security_verify(&self) -> &[SecurityMechanism] {
         &self.server_list
     }
+    /// What the UE offers in Security-Client now.
+    pub fn security_offer(&self) -> &SecurityOffer {
+        &self.cfg.security
+    }
+
+    /// True when the protected flow is IPsec (ipsec-3gpp was negotiated).
+    pub fn ipsec_in_use(&self) -> bool {
+        self.protected && self.in_use.is_some()
+    }
+
+    /// Replaces the offered SPIs and protected client port before a re-registration
+    /// (TS 33.203 §7.4: new spi-c, spi-s and port-c; port-s stays). The next REGISTER carries the
+    /// new offer in Security-Client over the SAs in use; if the network challenges it, the new
+    /// SAs are set up from it ([`Action::SetupSecurity`]), otherwise the 2xx puts the offer in
+    /// use back ([`Ue::security_offer`] tells which). Returns the replaced offer; `None` (nothing
+    /// changed) when no IPsec is offered.
+    pub fn renew_ipsec_offer(
+        &mut self,
+        spi_c: u32,
+        spi_s: u32,
+        port_c: u16,
+    ) -> Option<crate::security::IpsecOffer> {
+        let o = self.cfg.security.ipsec.as_mut()?;
+        let old = o.clone();
+        o.spi_c = spi_c;
+        o.spi_s = spi_s;
+        o.port_c = port_c;
+        Some(old)
+    }
+
     /// The ISIM, when AKA is used.
     pub fn isim(&self) -> Option<&Isim> {
         match &self.creds {
@@ -431,6 +465,7 @@ impl Ue {
         self.server_list.clear();
         self.chosen = None;
         self.protected = false;
+        self.in_use = None;
         self.expires_asked = self.cfg.expires;
         self.refused = false;
     }
@@ -483,8 +518,14 @@ impl Ue {
             }
             _ => self.cfg.local_port,
         };
+        // TLS during registration (TS 33.203 Annex O): the protected flow is a TLS connection
+        let tls = flow == Flow::Protected
+            && self
+                .chosen
+                .as_ref()
+                .is_some_and(|m| m.mechanism.eq_ignore_ascii_case("tls"));
         Via::new(
-            self.cfg.transport.as_str(),
+            if tls { "TLS" } else { self.cfg.transport.as_str() },
             host_of(&self.cfg.local_host),
             Some(port),
             format!("z9hG4bK{}", rand_hex(8)),
@@ -847,6 +888,11 @@ impl Ue {
             return;
         }
         self.expires = expires;
+        // a re-registration that was not challenged keeps the SAs in use (TS 33.203 §7.4): the
+        // new offer is dropped
+        if self.in_use.is_some() && self.in_use != self.cfg.security.ipsec {
+            self.cfg.security.ipsec = self.in_use.clone();
+        }
         self.service_route = msg.service_route().unwrap_or_default();
         self.associated_uris = msg.p_associated_uri().unwrap_or_default();
         self.challenges = 0;
@@ -995,6 +1041,10 @@ impl Ue {
                     "chosen Security-Server entry lacks SPIs or ports".into(),
                     out,
                 );
+            };
+            self.in_use = match setup.negotiated {
+                crate::security::Negotiated::Ipsec { .. } => self.cfg.security.ipsec.clone(),
+                crate::security::Negotiated::Tls => None,
             };
             out.push(Action::SetupSecurity(Box::new(setup)));
             self.server_list = server_list;

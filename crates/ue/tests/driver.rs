@@ -264,6 +264,7 @@ async fn load_registers_reregisters_and_deregisters_every_ue() {
         reg_event: false,
         sockets: 2,
         timers: fast_timers(),
+        security: Default::default(),
     };
     let progress = Arc::new(Progress::default());
     let s = tokio::time::timeout(

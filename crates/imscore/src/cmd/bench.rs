@@ -14,7 +14,9 @@ use clap::Args;
 use ue::driver::TimerConfig;
 use ue::load::{self, LoadConfig, Progress, Second, Subscriber, Summary};
 
-use super::ue::SecArg;
+use super::ue::{resolve, SecArg, SecArgs};
+use ue::load::LoadSecurity;
+use ue::UeError;
 
 /// Arguments of `imscore bench`.
 #[derive(Debug, Args)]
@@ -31,9 +33,13 @@ pub struct BenchArgs {
     /// Run time from the first arrival to the de-registration of all UEs (e.g. 30, 30s, 2m).
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub duration: Duration,
-    /// Security agreement (only `none` for now).
+    /// Security agreement of every UE: tls (each UE its own TLS connection to --pcscf-tls) or
+    /// ipsec (one shared userspace ESP datapath, needs root; SPIs and ports per UE).
     #[arg(long, value_enum, default_value_t = SecArg::None)]
     pub sec: SecArg,
+    /// TLS and IPsec settings.
+    #[command(flatten)]
+    pub secopts: SecArgs,
     /// Subscribers, a CSV in the `imscore subscriber import` format (impi, impus, k, op|opc, amf).
     #[arg(long, conflicts_with = "demo")]
     pub subscribers: Option<PathBuf>,
@@ -107,12 +113,6 @@ fn fail(code: u8, msg: impl std::fmt::Display) -> ExitCode {
 
 /// Runs `imscore bench`.
 pub fn run(a: BenchArgs) -> ExitCode {
-    if a.sec != SecArg::None {
-        return fail(
-            2,
-            "--sec: security agreement is not supported yet (only --sec none)",
-        );
-    }
     if !(a.rate.is_finite() && a.rate > 0.0) {
         return fail(2, "--rate must be a positive number");
     }
@@ -136,12 +136,23 @@ pub fn run(a: BenchArgs) -> ExitCode {
         Err(e) => return fail(1, e),
     };
     let summary = rt.block_on(async {
-        let pcscf = match tokio::net::lookup_host(&a.pcscf).await {
-            Ok(mut it) => match it.next() {
-                Some(addr) => addr,
-                None => return Err(format!("--pcscf {}: no address", a.pcscf)),
+        let pcscf = resolve("--pcscf", &a.pcscf).await.map_err(|e| (2, e))?;
+        let security = match a.sec {
+            SecArg::None => LoadSecurity::None,
+            SecArg::Tls => {
+                let addr = a.secopts.tls_address(&a.pcscf, pcscf);
+                let client = a.secopts.tls_client(&addr).map_err(|e| (2, e))?;
+                let tls = resolve("--pcscf-tls", &addr).await.map_err(|e| (2, e))?;
+                LoadSecurity::Tls { pcscf: tls, client }
+            }
+            SecArg::Ipsec => LoadSecurity::Ipsec {
+                datapath: a.secopts.datapath(pcscf).map_err(|e| match e {
+                    UeError::Privilege(_) => (2, e.to_string()),
+                    _ => (1, e.to_string()),
+                })?,
+                algs: a.secopts.ipsec_alg.clone(),
+                ealgs: a.secopts.ipsec_ealg.clone(),
             },
-            Err(e) => return Err(format!("--pcscf {}: {e}", a.pcscf)),
         };
         let cfg = LoadConfig {
             pcscf,
@@ -152,6 +163,7 @@ pub fn run(a: BenchArgs) -> ExitCode {
             reg_event: a.reg_event,
             sockets: a.sockets,
             timers: TimerConfig::default(),
+            security,
         };
         let progress = Arc::new(Progress::default());
         let bar = indicatif::ProgressBar::new(a.ues as u64);
@@ -180,11 +192,11 @@ pub fn run(a: BenchArgs) -> ExitCode {
         let r = load::run(&cfg, &subs, progress).await;
         ticker.abort();
         bar.finish_and_clear();
-        r.map_err(|e| e.to_string())
+        r.map_err(|e| (1, e.to_string()))
     });
     let summary = match summary {
         Ok(s) => s,
-        Err(e) => return fail(1, e),
+        Err((code, e)) => return fail(code, e),
     };
     print!("{}", text_summary(&summary));
     if let Some(p) = &a.json {

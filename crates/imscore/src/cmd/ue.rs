@@ -5,16 +5,24 @@
 //! resynchronisation, RFC 3310 Digest), the reg-event subscription (RFC 3680; a refusal such as
 //! 489 leaves the UE registered without it), re-registration on the TS 24.229 §5.1.1.4.1 schedule
 //! and de-registration on Ctrl-C. Exit status 0 only when registered (or cleanly de-registered
-//! after Ctrl-C); otherwise the reason is printed and the status is 1 (2 for bad arguments).
+//! after Ctrl-C); otherwise the reason is printed and the status is 1 (2 for bad arguments, or
+//! when `--sec ipsec` lacks the privileges for its datapath).
+//!
+//! Security agreement (RFC 3329, TS 33.203 §7 and Annex O): `--transport tls` is "TLS prior to
+//! registration" (TLS to `--pcscf`, no sec-agree headers); `--sec tls` is "TLS during
+//! registration" (Security-Client: tls over UDP/TCP, then TLS to `--pcscf-tls`); `--sec ipsec`
+//! sets up the four ipsec-3gpp SAs on the userspace ESP datapath of the `ue` crate.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand, ValueEnum};
 use tokio::sync::watch;
-use ue::driver::{self, Outcome, Report, RunOptions, TransportKind, Wire};
-use ue::{isim, Credentials, Isim, Ue, UeConfig};
+use ue::driver::{self, Outcome, Report, RunOptions, Security, TransportKind, Wire};
+use ue::ipsec::{IpsecSettings, IpsecUe, UeDatapath};
+use ue::tls::TlsClient;
+use ue::{isim, Credentials, Isim, Ue, UeConfig, UeError};
 
 /// `imscore ue` subcommands.
 #[derive(Debug, Subcommand)]
@@ -30,7 +38,7 @@ pub enum TransportArg {
     Udp,
     /// TCP.
     Tcp,
-    /// TLS (not supported yet).
+    /// TLS to --pcscf (its TLS listener): "TLS prior to registration", no sec-agree headers.
     Tls,
 }
 
@@ -39,10 +47,120 @@ pub enum TransportArg {
 pub enum SecArg {
     /// No security agreement.
     None,
-    /// IPsec SAs (not supported yet).
+    /// ipsec-3gpp SAs (TS 33.203 §7) on a userspace ESP datapath: needs root (TUN device, raw
+    /// ESP socket, policy routing).
     Ipsec,
-    /// TLS (not supported yet).
+    /// "TLS during registration": offer tls, then open TLS to --pcscf-tls after the 401.
     Tls,
+}
+
+/// TLS and IPsec options shared by `imscore ue register` and `imscore bench`.
+#[derive(Debug, Clone, Args)]
+pub struct SecArgs {
+    /// The P-CSCF's TLS listener for --sec tls, HOST:PORT [default: the --pcscf host, port + 1].
+    #[arg(long, value_name = "HOST:PORT")]
+    pub pcscf_tls: Option<String>,
+    /// Verify the P-CSCF's TLS certificate against the CA certificates in this PEM file
+    /// [default: the system bundle /etc/ssl/certs/ca-certificates.crt].
+    #[arg(long, value_name = "FILE", conflicts_with = "tls_insecure")]
+    pub tls_ca: Option<PathBuf>,
+    /// Accept any TLS certificate from the P-CSCF. Lab use only: it gives no protection against
+    /// a man in the middle.
+    #[arg(long)]
+    pub tls_insecure: bool,
+    /// Name checked in the P-CSCF's certificate [default: the host of the TLS address].
+    #[arg(long, value_name = "NAME")]
+    pub tls_server_name: Option<String>,
+    /// Integrity algorithms offered with --sec ipsec (comma-separated; hmac-sha-1-96,
+    /// hmac-md5-96) [default: both].
+    #[arg(long, value_delimiter = ',', value_name = "ALG")]
+    pub ipsec_alg: Vec<String>,
+    /// Encryption algorithms offered with --sec ipsec (comma-separated; null, aes-cbc,
+    /// des-ede3-cbc) [default: all].
+    #[arg(long, value_delimiter = ',', value_name = "EALG")]
+    pub ipsec_ealg: Vec<String>,
+    /// Protected ports (port-c, port-s) for --sec ipsec are taken from LO-HI; everything sent
+    /// from them to the P-CSCF is routed into the ESP datapath.
+    #[arg(long, value_name = "LO-HI", default_value = "30000-32767", value_parser = parse_range)]
+    pub ipsec_ports: (u16, u16),
+    /// Append the UE's SAs (with keys) to FILE in Wireshark's esp_sa format, for decrypting
+    /// captures. Debugging only.
+    #[arg(long, value_name = "FILE")]
+    pub esp_keylog: Option<PathBuf>,
+}
+
+/// Parses `LO-HI`.
+fn parse_range(s: &str) -> Result<(u16, u16), String> {
+    let (a, b) = s
+        .split_once('-')
+        .ok_or_else(|| format!("{s:?}: expected LO-HI"))?;
+    let lo: u16 = a.trim().parse().map_err(|_| format!("{s:?}: bad port"))?;
+    let hi: u16 = b.trim().parse().map_err(|_| format!("{s:?}: bad port"))?;
+    if lo == 0 || lo >= hi {
+        return Err(format!("{s:?}: need 0 < LO < HI"));
+    }
+    Ok((lo, hi))
+}
+
+/// The Debian/Ubuntu system CA bundle.
+const SYSTEM_CA: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+impl SecArgs {
+    /// The TLS client settings for a TLS address written `addr` (host checked unless
+    /// `--tls-server-name`).
+    pub fn tls_client(&self, addr: &str) -> Result<TlsClient, String> {
+        let host = addr
+            .rsplit_once(':')
+            .map(|(h, _)| h)
+            .unwrap_or(addr)
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let name = self.tls_server_name.as_deref().unwrap_or(host);
+        let r = if self.tls_insecure {
+            TlsClient::insecure(name)
+        } else if let Some(ca) = &self.tls_ca {
+            TlsClient::with_ca_file(ca, name)
+        } else if Path::new(SYSTEM_CA).exists() {
+            TlsClient::with_ca_file(Path::new(SYSTEM_CA), name)
+        } else {
+            return Err(format!(
+                "no CA to verify the P-CSCF's TLS certificate: give --tls-ca FILE \
+                 (or --tls-insecure in a lab); {SYSTEM_CA} does not exist"
+            ));
+        };
+        r.map_err(|e| e.to_string())
+    }
+
+    /// The TLS listener for --sec tls: `--pcscf-tls`, else the P-CSCF's host with port + 1.
+    pub fn tls_address(&self, pcscf_arg: &str, pcscf: SocketAddr) -> String {
+        match &self.pcscf_tls {
+            Some(a) => a.clone(),
+            None => {
+                let host = pcscf_arg
+                    .rsplit_once(':')
+                    .map(|(h, _)| h.to_string())
+                    .unwrap_or_else(|| pcscf.ip().to_string());
+                format!("{host}:{}", pcscf.port().saturating_add(1))
+            }
+        }
+    }
+
+    /// Starts the process's ESP datapath towards `pcscf`.
+    pub fn datapath(&self, pcscf: SocketAddr) -> Result<UeDatapath, UeError> {
+        let local = driver::local_ip_for(pcscf);
+        let mut s = IpsecSettings::new(pcscf.ip(), local);
+        s.ports = self.ipsec_ports;
+        s.keylog = self.esp_keylog.clone();
+        UeDatapath::start(s)
+    }
+}
+
+/// Resolves HOST:PORT.
+pub async fn resolve(what: &str, a: &str) -> Result<SocketAddr, String> {
+    match tokio::net::lookup_host(a).await {
+        Ok(mut it) => it.next().ok_or_else(|| format!("{what} {a}: no address")),
+        Err(e) => Err(format!("{what} {a}: {e}")),
+    }
 }
 
 /// Arguments of `imscore ue register`.
@@ -91,6 +209,9 @@ pub struct RegisterArgs {
     /// Do not subscribe to the reg event.
     #[arg(long)]
     pub no_reg_event: bool,
+    /// TLS and IPsec settings.
+    #[command(flatten)]
+    pub secopts: SecArgs,
 }
 
 /// Runs `imscore ue …`.
@@ -117,26 +238,16 @@ fn build_isim(a: &RegisterArgs) -> Result<Isim, String> {
 }
 
 fn register(a: RegisterArgs) -> ExitCode {
-    match a.sec {
-        SecArg::None => {}
-        SecArg::Ipsec | SecArg::Tls => {
-            return fail(
-                2,
-                format!(
-                    "--sec {}: security agreement is not supported yet (only --sec none)",
-                    if a.sec == SecArg::Ipsec {
-                        "ipsec"
-                    } else {
-                        "tls"
-                    }
-                ),
-            )
-        }
+    if a.transport == TransportArg::Tls && a.sec != SecArg::None {
+        return fail(
+            2,
+            "--transport tls is \"TLS prior to registration\" (no sec-agree): use it with --sec none",
+        );
     }
     let kind = match a.transport {
         TransportArg::Udp => TransportKind::Udp,
         TransportArg::Tcp => TransportKind::Tcp,
-        TransportArg::Tls => return fail(2, "--transport tls: not supported yet (use udp or tcp)"),
+        TransportArg::Tls => TransportKind::Tls,
     };
     let isim = match build_isim(&a) {
         Ok(i) => i,
@@ -154,16 +265,17 @@ fn register(a: RegisterArgs) -> ExitCode {
         Err(e) => return fail(1, e),
     };
     rt.block_on(async move {
-        let pcscf: SocketAddr = match tokio::net::lookup_host(&a.pcscf).await {
-            Ok(mut it) => match it.next() {
-                Some(addr) => addr,
-                None => return fail(2, format!("--pcscf {}: no address", a.pcscf)),
-            },
-            Err(e) => return fail(2, format!("--pcscf {}: {e}", a.pcscf)),
+        let pcscf = match resolve("--pcscf", &a.pcscf).await {
+            Ok(p) => p,
+            Err(e) => return fail(2, e),
         };
         let wire = match kind {
             TransportKind::Udp => Wire::udp(pcscf).await,
             TransportKind::Tcp => Wire::tcp(pcscf).await,
+            TransportKind::Tls => match a.secopts.tls_client(&a.pcscf) {
+                Ok(c) => Wire::tls(pcscf, &c).await,
+                Err(e) => return fail(2, e),
+            },
         };
         let wire = match wire {
             Ok(w) => w,
@@ -177,6 +289,45 @@ fn register(a: RegisterArgs) -> ExitCode {
             local.ip().to_string(),
             local.port(),
         );
+        let mut _datapath = None;
+        let security = match a.sec {
+            SecArg::None => Security::None,
+            SecArg::Tls => {
+                let addr = a.secopts.tls_address(&a.pcscf, pcscf);
+                let client = match a.secopts.tls_client(&addr) {
+                    Ok(c) => c,
+                    Err(e) => return fail(2, e),
+                };
+                let tls = match resolve("--pcscf-tls", &addr).await {
+                    Ok(t) => t,
+                    Err(e) => return fail(2, e),
+                };
+                cfg.security.tls = true;
+                Security::Tls { pcscf: tls, client }
+            }
+            SecArg::Ipsec => {
+                let dp = match a.secopts.datapath(pcscf) {
+                    Ok(d) => d,
+                    Err(e @ UeError::Privilege(_)) => return fail(2, e),
+                    Err(e) => return fail(1, e),
+                };
+                let sec = IpsecUe::allocate(
+                    &dp,
+                    kind,
+                    a.secopts.ipsec_alg.clone(),
+                    a.secopts.ipsec_ealg.clone(),
+                )
+                .await;
+                let sec = match sec {
+                    Ok(s) => s,
+                    Err(e @ UeError::Config(_)) => return fail(2, e),
+                    Err(e) => return fail(1, e),
+                };
+                cfg.security.ipsec = Some(sec.offer());
+                _datapath = Some(dp);
+                Security::Ipsec(sec)
+            }
+        };
         cfg.transport = kind.via_token().into();
         cfg.pcscf = Some((pcscf.ip().to_string(), pcscf.port()));
         cfg.expires = a.expires;
@@ -204,7 +355,7 @@ fn register(a: RegisterArgs) -> ExitCode {
         });
         let impu = a.impu.clone();
         let ever = std::cell::Cell::new(false);
-        let outcome = driver::run(ue, wire, &opts, stop_rx, |r| match r {
+        let outcome = driver::run_with(ue, wire, security, &opts, stop_rx, |r| match r {
             Report::Trace(l) => println!("{l}"),
             Report::Registered { expires, initial } => {
                 ever.set(true);
