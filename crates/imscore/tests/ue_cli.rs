@@ -28,6 +28,11 @@ fn port_free(p: u16) -> bool {
 
 /// Five consecutive free ports at a pseudo-random base.
 fn pick_base(salt: u64) -> u16 {
+    pick_ports(salt, 5)
+}
+
+/// `n` consecutive free ports at a pseudo-random base.
+fn pick_ports(salt: u64, n: u16) -> u16 {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos() as u64)
@@ -38,11 +43,11 @@ fn pick_base(salt: u64) -> u16 {
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
         let base = 20000 + ((seed >> 33) % 30000) as u16;
-        if (base..base + 5).all(port_free) {
+        if (base..base + n).all(port_free) {
             return base;
         }
     }
-    panic!("no five free consecutive ports");
+    panic!("no {n} free consecutive ports");
 }
 
 fn imsi(n: u64) -> String {
@@ -60,7 +65,17 @@ impl Core {
     /// Starts `imscore up` with the example configuration on ports base..base+4 and
     /// `min_expires = 2` (so a test can re-register within seconds).
     fn start(dir: &Path, salt: u64, demo: u64) -> Core {
-        let base = pick_base(salt);
+        Self::start_opts(dir, salt, demo, false)
+    }
+
+    /// [`Core::start`]; with `tls` the P-CSCF also listens for TLS on base+5 (self-signed
+    /// certificate generated at start).
+    fn start_opts(dir: &Path, salt: u64, demo: u64, tls: bool) -> Core {
+        let base = if tls {
+            pick_ports(salt, 6)
+        } else {
+            pick_base(salt)
+        };
         let ex = Command::new(BIN)
             .args(["config", "example"])
             .output()
@@ -75,6 +90,21 @@ impl Core {
             .replace(":9090", &format!(":{}", base + 4))
             .replace("min_expires = 60", "min_expires = 2");
         assert!(cfg.contains("min_expires = 2"), "config example changed");
+        let cfg = if tls {
+            let pl = format!(
+                "[pcscf.sip]\nlisten = [\"udp:127.0.0.1:{base}\", \"tcp:127.0.0.1:{base}\"]"
+            );
+            assert!(cfg.contains(&pl), "config example changed");
+            cfg.replace(
+                &pl,
+                &format!(
+                    "[pcscf.sip]\nlisten = [\"udp:127.0.0.1:{base}\", \"tcp:127.0.0.1:{base}\", \"tls:127.0.0.1:{}\"]",
+                    base + 5
+                ),
+            )
+        } else {
+            cfg
+        };
         let cfg_path = dir.join("core.toml");
         std::fs::write(&cfg_path, cfg).expect("config");
         let log = dir.join("core.log");
@@ -396,4 +426,129 @@ fn bench_smoke_200_ues() {
         "{plot}"
     );
     assert_eq!(core.wait_contacts(0.0, 10), Some(0.0));
+}
+
+/// `--transport tls` ("TLS prior to registration") and `--sec tls` ("TLS during registration")
+/// against `imscore up` with a TLS listener on its P-CSCF: both register; without a CA that
+/// signed the P-CSCF's (self-signed) certificate the TLS handshake is refused.
+#[test]
+fn register_over_tls_prior_and_during() {
+    let dir = scratch("tls");
+    let core = Core::start_opts(&dir, 11, 3, true);
+    let tls = format!("127.0.0.1:{}", core.base + 5);
+    let with = |n: u64, extra: &[&str]| {
+        let mut a = ue_args(&core, n, K);
+        a.extend(["--once", "--no-reg-event"].iter().map(|s| s.to_string()));
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    // TLS prior to registration: --pcscf is the TLS listener
+    let mut prior = with(1, &["--transport", "tls", "--tls-insecure"]);
+    let i = prior.iter().position(|a| a == "--pcscf").unwrap();
+    prior[i + 1] = tls.clone();
+    let out = run_bounded(&prior, 60);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("registered: sip:"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // TLS during registration, the certificate accepted in lab mode
+    let out = run_bounded(
+        &with(2, &["--sec", "tls", "--pcscf-tls", &tls, "--tls-insecure"]),
+        60,
+    );
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("registered: sip:"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // verified against a CA that did not sign it: refused
+    let other = other_ca(&dir);
+    let out = run_bounded(
+        &with(
+            3,
+            &["--sec", "tls", "--pcscf-tls", &tls, "--tls-ca", &other],
+        ),
+        60,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("TLS handshake"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // --transport tls is not combined with sec-agree
+    let out = run_bounded(&with(3, &["--transport", "tls", "--sec", "tls"]), 20);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// A self-signed CA certificate (made with openssl) that signed nothing the core uses.
+fn other_ca(dir: &Path) -> String {
+    let path = dir.join("other-ca.pem");
+    let out = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=other",
+        ])
+        .arg("-keyout")
+        .arg(dir.join("other-ca.key"))
+        .arg("-out")
+        .arg(&path)
+        .output()
+        .expect("openssl");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    path.display().to_string()
+}
+
+/// The help documents the security options.
+#[test]
+fn register_help_lists_security_options() {
+    let out = Command::new(BIN)
+        .args(["ue", "register", "--help"])
+        .output()
+        .expect("imscore");
+    let h = text(&out.stdout);
+    for opt in [
+        "--sec",
+        "--pcscf-tls",
+        "--tls-ca",
+        "--tls-insecure",
+        "--ipsec-alg",
+        "--ipsec-ealg",
+        "--esp-keylog",
+        "Lab use only",
+    ] {
+        assert!(h.contains(opt), "{opt} missing from:\n{h}");
+    }
+    let out = Command::new(BIN)
+        .args(["bench", "--help"])
+        .output()
+        .expect("imscore");
+    assert!(
+        text(&out.stdout).contains("--pcscf-tls"),
+        "{}",
+        text(&out.stdout)
+    );
 }

@@ -632,7 +632,14 @@ impl<F: FnMut(Report)> Runner<'_, F> {
     /// [`Action::SetupSecurity`]: open TLS, or install the SAs.
     async fn setup_security(&mut self, setup: &crate::SecuritySetup) -> Result<()> {
         match (&setup.negotiated, &mut self.layer) {
-            (Negotiated::Tls, Layer::Tls { pcscf, client, conn }) => {
+            (
+                Negotiated::Tls,
+                Layer::Tls {
+                    pcscf,
+                    client,
+                    conn,
+                },
+            ) => {
                 if conn.as_ref().is_some_and(|c| !c.is_closed()) {
                     return Ok(()); // a challenged refresh: the same connection stays
                 }

@@ -627,7 +627,11 @@ impl IpsecUe {
             },
         };
         let set = params.ue_sa_set(&setup.ik, &setup.ck);
-        if let Some(i) = self.sets.iter().position(|x| x.set.local.spi_c == local.spi_c) {
+        if let Some(i) = self
+            .sets
+            .iter()
+            .position(|x| x.set.local.spi_c == local.spi_c)
+        {
             let old = self.sets.remove(i);
             self.dp.remove(&old.set);
         }
@@ -770,5 +774,42 @@ impl Drop for IpsecUe {
         }
         self.release_all(None);
         self.dp.release_port(self.port_s);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_rules_match_the_pcscf_and_the_protected_ports_and_are_undone() {
+        let mut s = IpsecSettings::new("10.0.0.2".parse().unwrap(), "10.0.0.1".parse().unwrap());
+        s.tun = "imsue1".into();
+        s.table = 100;
+        s.ports = (30000, 30099);
+        let c: Vec<String> = s.routing_commands().iter().map(|c| c.join(" ")).collect();
+        assert_eq!(
+            c,
+            [
+                "-4 route replace default dev imsue1 table 100",
+                "-4 rule add to 10.0.0.2/32 ipproto udp sport 30000-30099 table 100",
+                "-4 rule add to 10.0.0.2/32 ipproto tcp sport 30000-30099 table 100",
+            ]
+        );
+        let d: Vec<String> = s.teardown_commands().iter().map(|c| c.join(" ")).collect();
+        assert_eq!(
+            d,
+            [
+                "-4 rule del to 10.0.0.2/32 ipproto udp sport 30000-30099 table 100",
+                "-4 rule del to 10.0.0.2/32 ipproto tcp sport 30000-30099 table 100",
+            ]
+        );
+        let v6 = IpsecSettings::new("fd00::2".parse().unwrap(), "fd00::1".parse().unwrap());
+        assert!(v6.routing_commands()[1]
+            .join(" ")
+            .contains("to fd00::2/128"));
+        assert_eq!(v6.routing_commands()[0][0], "-6");
+        // the default range stays below Linux's ephemeral ports
+        assert!(DEFAULT_PORTS.1 < 32768);
     }
 }

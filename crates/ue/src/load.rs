@@ -22,9 +22,9 @@ use crate::driver::{
 };
 use crate::error::{Result, UeError};
 use crate::ipsec::{IpsecUe, UeDatapath};
-use crate::tls::TlsClient;
 use crate::isim::Isim;
 use crate::register::{Credentials, Ue, UeConfig};
+use crate::tls::TlsClient;
 
 /// One subscriber to simulate.
 #[derive(Clone)]
@@ -382,13 +382,9 @@ pub async fn run(
                 algs,
                 ealgs,
             } => {
-                let i = IpsecUe::allocate(
-                    datapath,
-                    TransportKind::Udp,
-                    algs.clone(),
-                    ealgs.clone(),
-                )
-                .await?;
+                let i =
+                    IpsecUe::allocate(datapath, TransportKind::Udp, algs.clone(), ealgs.clone())
+                        .await?;
                 uc.security.ipsec = Some(i.offer());
                 Security::Ipsec(i)
             }

@@ -525,7 +525,11 @@ impl Ue {
                 .as_ref()
                 .is_some_and(|m| m.mechanism.eq_ignore_ascii_case("tls"));
         Via::new(
-            if tls { "TLS" } else { self.cfg.transport.as_str() },
+            if tls {
+                "TLS"
+            } else {
+                self.cfg.transport.as_str()
+            },
             host_of(&self.cfg.local_host),
             Some(port),
             format!("z9hG4bK{}", rand_hex(8)),

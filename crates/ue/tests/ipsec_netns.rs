@@ -91,7 +91,10 @@ fn namespaces(tag: &str) -> (Namespaces, String, String, IpAddr, IpAddr) {
         "-n", &ue_ns, "link", "add", "veth0", "type", "veth", "peer", "name", "veth1", "netns",
         &p_ns,
     ]);
-    for (ns, addr, dev) in [(&ue_ns, "10.78.0.1", "veth0"), (&p_ns, "10.78.0.2", "veth1")] {
+    for (ns, addr, dev) in [
+        (&ue_ns, "10.78.0.1", "veth0"),
+        (&p_ns, "10.78.0.2", "veth1"),
+    ] {
         for kv in [
             "net.ipv4.conf.all.rp_filter=0",
             "net.ipv4.conf.default.rp_filter=0",
@@ -469,7 +472,11 @@ fn pcscf(
     // 4. re-registration: new offer over the old SAs, challenged, new SAs
     let (r3, from) = plink.request(&mut sc.answered);
     assert_eq!(r3.method(), Some(Method::Register), "{r3}");
-    assert_eq!(from.port(), ch1.ue_ids.port_c, "re-REGISTER over the old SAs");
+    assert_eq!(
+        from.port(),
+        ch1.ue_ids.port_c,
+        "re-REGISTER over the old SAs"
+    );
     assert!(
         lists_eq(&r3.security_verify().unwrap(), &ch1.server),
         "{r3}"
@@ -619,8 +626,16 @@ fn scenario(tag: &str, tcp: bool, alg: &'static str, ealg: &'static str) {
     assert_eq!(seen.registers, 5);
     assert!(seen.notify_answered);
     // ESP carried everything: REGISTER×3, SUBSCRIBE, NOTIFY answer from the UE (+ TCP segments)
-    assert!(ue_c.sealed >= 5 && seen.counters.opened >= 5, "{ue_c:?} {:?}", seen.counters);
-    assert!(ue_c.opened >= 5 && seen.counters.sealed >= 5, "{ue_c:?} {:?}", seen.counters);
+    assert!(
+        ue_c.sealed >= 5 && seen.counters.opened >= 5,
+        "{ue_c:?} {:?}",
+        seen.counters
+    );
+    assert!(
+        ue_c.opened >= 5 && seen.counters.sealed >= 5,
+        "{ue_c:?} {:?}",
+        seen.counters
+    );
     for c in [&ue_c, &seen.counters] {
         assert_eq!(
             (c.auth_failed, c.replay, c.bad_padding, c.policy_mismatch),

@@ -1256,3 +1256,68 @@ fn no_acceptable_security_server_fails() {
     );
     assert_eq!(h.registers().len(), 1);
 }
+
+/// TS 33.203 §7.4: a re-registration offers new spi-c/spi-s/port-c (port-s unchanged) over the
+/// SAs in use; unchallenged, the 200 keeps the old SAs and the offer in use; challenged, the new
+/// SAs are set up from the new offer.
+#[test]
+fn reregistration_offers_new_spis_and_port_c() {
+    let setups = |h: &Harness| -> Vec<ue::SecuritySetup> {
+        h.outcomes
+            .iter()
+            .filter_map(|a| match a {
+                Action::SetupSecurity(s) => Some((**s).clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    for rechallenge in [false, true] {
+        let mut h = Harness::new(K_HEX, K_HEX, true, 3600);
+        h.reg.rechallenge_refresh = rechallenge;
+        h.feed(Event::Start);
+        assert!(h.ue.ipsec_in_use());
+        let old = h.ue.security_offer().ipsec.clone().unwrap();
+        assert_eq!(h.ue.renew_ipsec_offer(1111, 2222, 38100), Some(old.clone()));
+        let before = h.registers().len();
+        h.fire(TimerId::Reregister);
+        assert_eq!(h.ue.phase(), Phase::Registered, "{}", h.ladder.join("\n"));
+        let regs = h.registers();
+        // the refresh: over the old SAs, new offer, the old association's Security-Verify
+        let (_, flow, rr) = regs[before];
+        assert_eq!(*flow, Flow::Protected);
+        let sc = rr.security_client().unwrap();
+        assert_eq!(sc.len(), 6);
+        assert!(sc.iter().all(|m| m.spi_c() == Some(1111)
+            && m.spi_s() == Some(2222)
+            && m.port_c() == Some(38100)
+            && m.port_s() == Some(39003)));
+        assert_eq!(rr.security_verify().unwrap(), h.reg.server_list);
+        assert_eq!(rr.top_via().unwrap().port, Some(39003), "port-s unchanged");
+        let s = setups(&h);
+        if rechallenge {
+            // new SAs from the new offer; the REGISTER after the challenge carries it too
+            assert_eq!(s.len(), 2);
+            match &s[1].negotiated {
+                Negotiated::Ipsec { local, .. } => {
+                    assert_eq!(
+                        (local.spi_c, local.spi_s, local.port_c, local.port_s),
+                        (1111, 2222, 38100, 39003)
+                    );
+                }
+                Negotiated::Tls => panic!("expected ipsec"),
+            }
+            let (_, flow, last) = regs.last().copied().unwrap();
+            assert_eq!(*flow, Flow::Protected);
+            assert_eq!(last.security_client().unwrap(), sc);
+            assert_eq!(
+                h.ue.security_offer().ipsec.as_ref().map(|o| o.spi_c),
+                Some(1111)
+            );
+        } else {
+            // not challenged: the SAs in use stay, and so does their offer
+            assert_eq!(s.len(), 1);
+            assert_eq!(regs.len(), before + 1);
+            assert_eq!(h.ue.security_offer().ipsec.as_ref(), Some(&old));
+        }
+    }
+}

@@ -273,7 +273,6 @@ impl Ims {
     }
 }
 
-
 fn fast_timers() -> TimerConfig {
     TimerConfig {
         t1: Duration::from_millis(100),
@@ -313,7 +312,11 @@ fn hex(b: &[u8]) -> String {
 
 /// Runs `ue` until it has re-registered once, then stops it (de-registration); returns the
 /// outcome and the reports. Bounded by 30 s.
-async fn register_refresh_deregister(ue: Ue, wire: Wire, security: Security) -> (Outcome, Vec<Report>) {
+async fn register_refresh_deregister(
+    ue: Ue,
+    wire: Wire,
+    security: Security,
+) -> (Outcome, Vec<Report>) {
     let opts = RunOptions {
         timers: fast_timers(),
         trace: true,
