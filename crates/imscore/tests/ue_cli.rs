@@ -373,12 +373,17 @@ fn wrong_key_fails_with_reason() {
     assert_eq!(out.status.code(), Some(1), "{se}");
     assert!(se.contains("AUTN MAC mismatch"), "{se}");
     assert!(!text(&out.stdout).contains("registered:"));
-    // IPsec/TLS sec-agree is refused up front
+    // IPsec to a P-CSCF on loopback is refused up front (loopback never passes the ESP
+    // datapath; the IPsec tests run in network namespaces)
     let mut args = ue_args(&core, 4, K);
     args.extend(["--sec", "ipsec"].map(String::from));
     let out = run_bounded(&args, 10);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("not supported yet"));
+    assert!(
+        text(&out.stderr).contains("loopback"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 /// `imscore bench`: 200 demo UEs register, then de-register; JSON summary and SVG plot.
@@ -495,6 +500,43 @@ fn register_over_tls_prior_and_during() {
     // --transport tls is not combined with sec-agree
     let out = run_bounded(&with(3, &["--transport", "tls", "--sec", "tls"]), 20);
     assert_eq!(out.status.code(), Some(2));
+
+    // bench --sec tls: every UE with its own TLS connection, registered and de-registered
+    let json = dir.join("bench-tls.json");
+    let args: Vec<String> = [
+        "bench",
+        "--pcscf",
+        &core.pcscf(),
+        "--ues",
+        "3",
+        "--rate",
+        "10",
+        "--duration",
+        "3s",
+        "--demo",
+        "--sec",
+        "tls",
+        "--pcscf-tls",
+        &tls,
+        "--tls-insecure",
+        "--json",
+        &json.display().to_string(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let out = run_bounded(&args, 60);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("json")).expect("json");
+    assert_eq!(s["registered"], 3, "{s}");
+    assert_eq!(s["deregistered"], 3, "{s}");
+    assert_eq!(s["failed"], 0, "{s}");
 }
 
 /// A self-signed CA certificate (made with openssl) that signed nothing the core uses.

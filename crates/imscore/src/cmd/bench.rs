@@ -147,7 +147,7 @@ pub fn run(a: BenchArgs) -> ExitCode {
             }
             SecArg::Ipsec => LoadSecurity::Ipsec {
                 datapath: a.secopts.datapath(pcscf).map_err(|e| match e {
-                    UeError::Privilege(_) => (2, e.to_string()),
+                    UeError::Privilege(_) | UeError::Config(_) => (2, e.to_string()),
                     _ => (1, e.to_string()),
                 })?,
                 algs: a.secopts.ipsec_alg.clone(),

@@ -145,8 +145,16 @@ impl SecArgs {
         }
     }
 
-    /// Starts the process's ESP datapath towards `pcscf`.
+    /// Starts the process's ESP datapath towards `pcscf`. A loopback P-CSCF is refused: the
+    /// kernel delivers loopback traffic before any policy rule, so it would never pass the ESP
+    /// datapath (run the P-CSCF in another network namespace or host).
     pub fn datapath(&self, pcscf: SocketAddr) -> Result<UeDatapath, UeError> {
+        if pcscf.ip().is_loopback() {
+            return Err(UeError::Config(format!(
+                "--sec ipsec: the P-CSCF {pcscf} is on loopback, which never passes the ESP \
+                 datapath; run it on another host or network namespace"
+            )));
+        }
         let local = driver::local_ip_for(pcscf);
         let mut s = IpsecSettings::new(pcscf.ip(), local);
         s.ports = self.ipsec_ports;
@@ -308,7 +316,7 @@ fn register(a: RegisterArgs) -> ExitCode {
             SecArg::Ipsec => {
                 let dp = match a.secopts.datapath(pcscf) {
                     Ok(d) => d,
-                    Err(e @ UeError::Privilege(_)) => return fail(2, e),
+                    Err(e @ (UeError::Privilege(_) | UeError::Config(_))) => return fail(2, e),
                     Err(e) => return fail(1, e),
                 };
                 let sec = IpsecUe::allocate(
