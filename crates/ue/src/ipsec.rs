@@ -162,6 +162,8 @@ fn ipsec_err(e: impl std::fmt::Display) -> UeError {
 struct Allocators {
     spis: SpiAllocator,
     ports: PortAllocator,
+    /// Ports allocated (the allocator does not count them).
+    ports_in_use: usize,
 }
 
 struct Inner {
@@ -232,6 +234,7 @@ impl UeDatapath {
         let alloc = Allocators {
             spis: SpiAllocator::with_range(settings.spis.0, settings.spis.1).map_err(ipsec_err)?,
             ports: PortAllocator::new(settings.ports.0, settings.ports.1).map_err(ipsec_err)?,
+            ports_in_use: 0,
         };
         let keylog = match &settings.keylog {
             Some(p) => Some(Keylog::open(p).map_err(ipsec_err)?),
@@ -310,6 +313,15 @@ impl UeDatapath {
         self.inner.table.lock().map(|t| t.len()).unwrap_or((0, 0))
     }
 
+    /// (SPIs, protected ports) currently allocated to this process's UEs.
+    pub fn allocated(&self) -> (usize, usize) {
+        self.inner
+            .alloc
+            .lock()
+            .map(|a| (a.spis.len(), a.ports_in_use))
+            .unwrap_or((0, 0))
+    }
+
     /// Stops the thread, removes the rules; the TUN goes with the thread. Idempotent; also done
     /// when the last handle is dropped.
     pub fn shutdown(&self) {
@@ -328,7 +340,10 @@ impl UeDatapath {
     }
 
     fn allocate_port(&self) -> Result<u16> {
-        self.lock_alloc()?.ports.allocate().map_err(ipsec_err)
+        let mut a = self.lock_alloc()?;
+        let p = a.ports.allocate().map_err(ipsec_err)?;
+        a.ports_in_use += 1;
+        Ok(p)
     }
 
     fn release_spis(&self, spis: &[u32]) {
@@ -341,7 +356,9 @@ impl UeDatapath {
 
     fn release_port(&self, port: u16) {
         if let Ok(mut a) = self.inner.alloc.lock() {
-            a.ports.release(port);
+            if a.ports.release(port) {
+                a.ports_in_use = a.ports_in_use.saturating_sub(1);
+            }
         }
     }
 
@@ -461,8 +478,17 @@ impl IpsecUe {
         let local = dp.settings().local;
         let mut last = None;
         let mut bound = None;
+        // ports found busy (another program, or a socket of ours not closed yet) go back to the
+        // pool once this allocation is over
+        let mut busy = Vec::new();
         for _ in 0..BIND_ATTEMPTS {
-            let p = dp.allocate_port()?;
+            let p = match dp.allocate_port() {
+                Ok(p) => p,
+                Err(e) => {
+                    busy.iter().for_each(|b| dp.release_port(*b));
+                    return Err(e);
+                }
+            };
             let addr = SocketAddr::new(local, p);
             let udp = UdpSocket::bind(addr).await;
             let tcp = TcpListener::bind(addr).await;
@@ -471,9 +497,13 @@ impl IpsecUe {
                     bound = Some((p, u, t));
                     break;
                 }
-                (Err(e), _) | (_, Err(e)) => last = Some(e), // port stays reserved: it is busy
+                (Err(e), _) | (_, Err(e)) => {
+                    last = Some(e);
+                    busy.push(p);
+                }
             }
         }
+        busy.iter().for_each(|b| dp.release_port(*b));
         let Some((port_s, udp_s, tcp_s)) = bound else {
             return Err(UeError::Ipsec(format!(
                 "no free protected server port: {}",
@@ -548,16 +578,19 @@ impl IpsecUe {
         let (spi_c, spi_s) = self.dp.allocate_spis()?;
         let local = self.dp.settings().local;
         let mut last = None;
+        let mut busy = Vec::new();
         for _ in 0..BIND_ATTEMPTS {
             let p = match self.dp.allocate_port() {
                 Ok(p) => p,
                 Err(e) => {
                     self.dp.release_spis(&[spi_c, spi_s]);
+                    busy.iter().for_each(|b| self.dp.release_port(*b));
                     return Err(e);
                 }
             };
             match UdpSocket::bind(SocketAddr::new(local, p)).await {
                 Ok(u) => {
+                    busy.iter().for_each(|b| self.dp.release_port(*b));
                     let udp_c = Arc::new(u);
                     let reader = spawn_udp(udp_c.clone(), self.tx.clone());
                     self.offers.push(Offer {
@@ -570,9 +603,13 @@ impl IpsecUe {
                     });
                     return Ok(self.offer());
                 }
-                Err(e) => last = Some(e),
+                Err(e) => {
+                    last = Some(e);
+                    busy.push(p);
+                }
             }
         }
+        busy.iter().for_each(|b| self.dp.release_port(*b));
         self.dp.release_spis(&[spi_c, spi_s]);
         Err(UeError::Ipsec(format!(
             "no free protected client port: {}",

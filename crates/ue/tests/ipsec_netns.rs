@@ -668,3 +668,101 @@ fn ipsec_registration_over_udp_sha1_aes_cbc() {
 fn ipsec_registration_over_tcp_md5_null() {
     scenario("tcp", true, "hmac-md5-96", "null");
 }
+
+/// One datapath shared by many UEs (`imscore bench --sec ipsec`): every UE gets its own SPIs and
+/// ports from the allocators, a re-registration offer new ones, and everything returns to the
+/// pool when the UEs end (TS 33.203 §7.1: SPIs and ports must not collide while in use).
+#[test]
+fn shared_datapath_allocates_distinct_spis_and_ports() {
+    let (_guard, ue_ns, _p_ns, ue_ip, p_ip) = namespaces("alloc");
+    let t = thread::spawn(move || {
+        enter(&ue_ns);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let mut settings = IpsecSettings::new(p_ip, ue_ip);
+            settings.tun = "uealloc".into();
+            settings.table = 101;
+            settings.ports = (30100, 30199); // room for 100 ports: 50 UEs × (port-s + port-c)
+            let dp = UeDatapath::start(settings).expect("UE datapath");
+            let mut ues = Vec::new();
+            for _ in 0..40 {
+                ues.push(
+                    IpsecUe::allocate(&dp, TransportKind::Udp, vec![], vec![])
+                        .await
+                        .unwrap(),
+                );
+            }
+            assert_eq!(dp.allocated(), (80, 80));
+            let mut spis = std::collections::HashSet::new();
+            let mut ports = std::collections::HashSet::new();
+            for u in &ues {
+                let o = u.offer();
+                assert_eq!(o.algs.len() * o.ealgs.len(), 6, "all pairs by default");
+                assert!(spis.insert(o.spi_c) && spis.insert(o.spi_s), "SPI reused");
+                assert!(
+                    ports.insert(o.port_c) && ports.insert(o.port_s),
+                    "port reused"
+                );
+                assert!((30100..=30199).contains(&o.port_c));
+            }
+            // a re-registration's offer: new SPIs and port-c, same port-s
+            let before = ues[0].offer();
+            let renewed = ues[0].new_offer().await.unwrap();
+            assert_eq!(renewed.port_s, before.port_s);
+            assert!(!spis.contains(&renewed.spi_c) && !spis.contains(&renewed.spi_s));
+            assert!(!ports.contains(&renewed.port_c));
+            assert_eq!(dp.allocated(), (82, 81));
+            // not challenged: the unused new offer is dropped, the one in use kept
+            ues[0].release_all(Some(&before));
+            // the freed offer's reader task lets go of its socket when it next runs
+            tokio::task::yield_now().await;
+            assert_eq!(ues[0].offer(), before);
+            assert_eq!(dp.allocated(), (80, 80));
+            // the pool is finite (100 ports): allocation ends with a clear error, not a reuse
+            let mut more = 0;
+            let e = loop {
+                match IpsecUe::allocate(&dp, TransportKind::Udp, vec![], vec![]).await {
+                    Ok(u) => {
+                        more += 1;
+                        ues.push(u);
+                        assert!(more <= 10, "more ports handed out than the range holds");
+                    }
+                    Err(e) => break e,
+                }
+            };
+            assert!(more >= 9, "{more} more UEs ({:?})", dp.allocated());
+            assert!(e.to_string().contains("port"), "{e}");
+            let mut all = std::collections::HashSet::new();
+            for u in &ues {
+                let o = u.offer();
+                assert!(all.insert(o.port_c) && all.insert(o.port_s), "port reused");
+            }
+            ues.truncate(0);
+            tokio::task::yield_now().await;
+            assert_eq!(dp.allocated(), (0, 0), "everything back in the pool");
+            let bad =
+                IpsecUe::allocate(&dp, TransportKind::Udp, vec!["hmac-sha-256".into()], vec![])
+                    .await
+                    .unwrap_err();
+            assert!(
+                bad.to_string().contains("unknown integrity algorithm"),
+                "{bad}"
+            );
+            let one = IpsecUe::allocate(
+                &dp,
+                TransportKind::Udp,
+                vec!["hmac-md5-96".into()],
+                vec!["null".into()],
+            )
+            .await
+            .unwrap();
+            assert_eq!((one.offer().algs.len(), one.offer().ealgs.len()), (1, 1));
+            drop(one);
+            dp.shutdown();
+        });
+    });
+    t.join().expect("allocation test");
+}
