@@ -20,10 +20,11 @@
 //! Datapath counters on both sides prove the traffic went through ESP; the `--esp-keylog` file
 //! holds the UE's SAs (4 per set). Needs root: fails (never skips) without it.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::AsRawFd;
-use std::process::Command;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
@@ -112,6 +113,98 @@ fn namespaces(tag: &str) -> (Namespaces, String, String, IpAddr, IpAddr) {
         "10.78.0.1".parse().unwrap(),
         "10.78.0.2".parse().unwrap(),
     )
+}
+
+/// Starts dumpcap (part of tshark) capturing on `dev` inside `ns` into `pcap`; returns once it is capturing.
+fn capture(ns: &str, dev: &str, pcap: &Path) -> Child {
+    // A child process inherits the network namespace of the thread that spawns it.
+    let (ns, dev, pcap) = (ns.to_owned(), dev.to_owned(), pcap.to_owned());
+    let file = pcap.clone();
+    let mut child = thread::spawn(move || {
+        enter(&ns);
+        Command::new("dumpcap")
+            .args(["-q", "-P", "-i", &dev, "-w"])
+            .arg(&file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("dumpcap (tshark) must be installed (scripts/test installs it)")
+    })
+    .join()
+    .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let lines = std::io::BufReader::new(stderr).lines();
+    // dumpcap writes the pcap file header only once the interface is open and capturing (its
+    // "Capturing on" message comes earlier).
+    let mut waited = 0;
+    while std::fs::metadata(&pcap).map(|m| m.len()).unwrap_or(0) < 24 {
+        assert!(waited < 200, "dumpcap did not start capturing");
+        assert!(child.try_wait().unwrap().is_none(), "dumpcap exited");
+        thread::sleep(Duration::from_millis(50));
+        waited += 1;
+    }
+    // Keep draining stderr so tshark never blocks on a full pipe.
+    thread::spawn(move || {
+        for l in lines.map_while(Result::ok) {
+            eprintln!("dumpcap: {l}");
+        }
+    });
+    child
+}
+
+/// Stops a capture cleanly (SIGINT lets dumpcap flush the file).
+fn stop_capture(mut child: Child) {
+    // SAFETY: kill(2) on the pid of a child we spawned and have not reaped yet.
+    let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    assert_eq!(rc, 0);
+    let status = child.wait().unwrap();
+    assert!(
+        status.success() || status.code().is_none(),
+        "tshark capture: {status}"
+    );
+}
+
+/// Reads `pcap` with the ESP SA file in `config`; one row per ESP frame.
+fn decode(pcap: &Path, config: &Path) -> Vec<Vec<String>> {
+    let out = Command::new("tshark")
+        .env("WIRESHARK_CONFIG_DIR", config)
+        .args(["-n", "-r"])
+        .arg(pcap)
+        .args(["-o", "esp.enable_encryption_decode:TRUE"])
+        .args(["-o", "esp.enable_authentication_check:TRUE"])
+        .args([
+            "-Y",
+            "esp",
+            "-T",
+            "fields",
+            "-E",
+            "separator=|",
+            "-E",
+            "occurrence=a",
+        ])
+        .args([
+            "-e",
+            "esp.spi",
+            "-e",
+            "esp.icv_good",
+            "-e",
+            "esp.icv_bad",
+            "-e",
+            "sip.Method",
+        ])
+        .args(["-e", "sip.Status-Code", "-e", "_ws.malformed"])
+        .output()
+        .expect("tshark");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l.split('|').map(str::to_owned).collect())
+        .collect()
 }
 
 /// Reads one SIP message from a stream (Content-Length framing), 10 s bound.
@@ -525,6 +618,9 @@ fn scenario(tag: &str, tcp: bool, alg: &'static str, ealg: &'static str) {
     std::fs::create_dir_all(&dir).unwrap();
     let keylog = dir.join("esp_sa");
 
+    // the wire, for Wireshark with the UE's --esp-keylog file
+    let pcap = dir.join("wire.pcap");
+    let cap = capture(&p_ns, "veth1", &pcap);
     let (ready_tx, ready_rx) = mpsc::channel();
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     let p = {
@@ -652,6 +748,36 @@ fn scenario(tag: &str, tcp: bool, alg: &'static str, ealg: &'static str) {
     assert_eq!(seen.port_cs.len(), 2);
     assert!(log.lines().all(|l| l.starts_with("\"IPv4\",")), "{log}");
     // the UE's datapath is gone: no rule for its table, no TUN
+    // tshark authenticates (and decrypts) every ESP packet of the run with the UE's keylog and
+    // finds the SIP inside
+    thread::sleep(Duration::from_millis(1000)); // let dumpcap hand over its last block
+    stop_capture(cap);
+    let rows = decode(&pcap, &dir);
+    // (at least: TCP's closing segments may be sealed after the counters were read)
+    assert!(
+        rows.len() as u64 >= ue_c.sealed + seen.counters.sealed,
+        "every ESP packet captured: {rows:?}"
+    );
+    for r in &rows {
+        assert_eq!(
+            (r[1].as_str(), r[2].as_str(), r[5].as_str()),
+            ("1", "0", ""),
+            "{r:?}"
+        );
+    }
+    let methods: Vec<&str> = rows
+        .iter()
+        .flat_map(|r| r[3].split(','))
+        .filter(|m| !m.is_empty())
+        .collect();
+    for m in ["REGISTER", "SUBSCRIBE", "NOTIFY"] {
+        assert!(methods.contains(&m), "{m} not seen in ESP: {rows:?}");
+    }
+    assert_eq!(
+        methods.iter().filter(|m| **m == "REGISTER").count(),
+        4,
+        "protected REGISTERs: initial, refresh (old SAs), after the new challenge, de-registration: {rows:?}"
+    );
     let rules = ip(&["-n", &ue_ns, "rule", "show"]);
     assert!(!rules.contains("lookup 100"), "{rules}");
     let links = ip(&["-n", &ue_ns, "link", "show"]);
