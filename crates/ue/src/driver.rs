@@ -89,6 +89,11 @@ impl TransportKind {
     }
 }
 
+/// Closes a connection of [`spawn_stream`] (TLS close_notify / TCP FIN after what is queued).
+pub(crate) fn close_stream(tx: &mpsc::UnboundedSender<Bytes>) {
+    let _ = tx.send(Bytes::new());
+}
+
 /// Where the answer to a request received on a protected flow goes: back the way it came.
 #[derive(Debug, Clone)]
 pub(crate) enum Reply {
@@ -127,7 +132,8 @@ pub(crate) enum Inbound {
 
 /// Reads SIP messages from a byte stream (RFC 3261 §18.3 framing, RFC 5626 §3.5.1 keep-alive
 /// ping answered with pong) and writes what is sent on the returned channel. `deliver` gets
-/// each message with the connection's sender; the stream ends silently.
+/// each message with the connection's sender; the stream ends silently. Sending an empty
+/// buffer closes the connection ([`close_stream`]).
 pub(crate) fn spawn_stream<R, W>(
     mut rd: R,
     mut wr: W,
@@ -140,7 +146,7 @@ where
     let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Bytes>();
     tokio::spawn(async move {
         while let Some(b) = out_rx.recv().await {
-            if wr.write_all(&b).await.is_err() || wr.flush().await.is_err() {
+            if b.is_empty() || wr.write_all(&b).await.is_err() || wr.flush().await.is_err() {
                 break;
             }
         }
@@ -238,6 +244,9 @@ pub struct Wire {
 
 impl Drop for Wire {
     fn drop(&mut self) {
+        if let Sender::Tcp(tx) = &self.sender {
+            close_stream(tx);
+        }
         if let Some((router, _)) = &self.shared {
             for cid in &self.routed {
                 router.remove(cid);
@@ -550,6 +559,14 @@ enum Layer {
     Ipsec(IpsecUe),
 }
 
+impl Drop for Layer {
+    fn drop(&mut self) {
+        if let Layer::Tls { conn: Some(c), .. } = self {
+            close_stream(c);
+        }
+    }
+}
+
 /// Most remembered return paths of requests received on protected flows.
 const MAX_REPLY_PATHS: usize = 64;
 
@@ -674,7 +691,11 @@ impl<F: FnMut(Report)> Runner<'_, F> {
     fn release_security(&mut self) {
         let current = self.ue.security_offer().ipsec.clone();
         match &mut self.layer {
-            Layer::Tls { conn, .. } => *conn = None,
+            Layer::Tls { conn, .. } => {
+                if let Some(c) = conn.take() {
+                    close_stream(&c);
+                }
+            }
             Layer::Ipsec(i) => i.release_all(current.as_ref()),
             Layer::None => {}
         }

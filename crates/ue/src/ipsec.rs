@@ -36,7 +36,7 @@ use tokio::net::{TcpListener, TcpSocket, UdpSocket};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle as TaskHandle;
 
-use crate::driver::{spawn_stream, Inbound, Reply, TransportKind};
+use crate::driver::{close_stream, spawn_stream, Inbound, Reply, TransportKind};
 use crate::error::{Result, UeError};
 use crate::security::{IpsecOffer, Negotiated, SaEndpoint, SecuritySetup};
 
@@ -687,6 +687,9 @@ impl IpsecUe {
 
     fn free_offer(&self, o: Offer) {
         o.reader.abort();
+        if let Some((_, tx)) = &o.tcp_c {
+            close_stream(tx);
+        }
         self.dp.release_spis(&[o.spi_c, o.spi_s]);
         self.dp.release_port(o.port_c);
     }
