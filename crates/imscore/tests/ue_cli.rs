@@ -594,3 +594,25 @@ fn register_help_lists_security_options() {
         text(&out.stdout)
     );
 }
+
+/// `--sec ipsec` without the privileges for its datapath (run as `nobody`): exit 2 and the
+/// reason, before any packet is sent.
+#[test]
+fn ipsec_without_privileges_exits_2() {
+    let out = Command::new("runuser")
+        .args(["-u", "nobody", "--", BIN, "ue", "register"])
+        // TEST-NET-1: never reached, the datapath check comes first
+        .args([
+            "--pcscf",
+            "192.0.2.1:5060",
+            "--impi",
+            &format!("001@{REALM}"),
+        ])
+        .args(["--impu", &format!("sip:001@{REALM}"), "--k", K, "--op", OP])
+        .args(["--sec", "ipsec", "--once"])
+        .output()
+        .expect("runuser (util-linux) must be installed; the test runs as root");
+    let se = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{se}");
+    assert!(se.contains("--sec ipsec needs root"), "{se}");
+}
