@@ -41,6 +41,7 @@ use sip::{Header, Message, MessageBuilder, Method, SecurityMechanism};
 use tokio::sync::watch;
 use ue::driver::{self, Outcome, Report, RunOptions, Security, TimerConfig, TransportKind, Wire};
 use ue::ipsec::{IpsecSettings, IpsecUe, UeDatapath};
+use ue::load::{self, LoadConfig, LoadSecurity, Progress, Subscriber};
 use ue::{Credentials, Isim, Ue, UeConfig};
 
 const K_HEX: &str = "465b5ce8b199b49faa5f0a2ee238a6bc";
@@ -611,7 +612,9 @@ fn pcscf(
     seen
 }
 
-fn scenario(tag: &str, tcp: bool, alg: &'static str, ealg: &'static str) {
+/// Drives the UE with `ue::driver::run_with` (`load` false) or as the one UE of a load run
+/// (`imscore bench --sec ipsec`: shared datapath, shared UDP sockets).
+fn scenario(tag: &str, tcp: bool, alg: &'static str, ealg: &'static str, load: bool) {
     let (_guard, ue_ns, p_ns, ue_ip, p_ip) = namespaces(tag);
     let dir = std::env::temp_dir().join(format!("ue-ipsec-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -647,6 +650,9 @@ fn scenario(tag: &str, tcp: bool, alg: &'static str, ealg: &'static str) {
             settings.ports = (30000, 30099); // below the ephemeral range
             settings.keylog = Some(keylog2);
             let dp = UeDatapath::start(settings).expect("UE datapath");
+            if load {
+                return run_load(dp, p_ip, alg, ealg, done_rx).await;
+            }
             let kind = if tcp {
                 TransportKind::Tcp
             } else {
@@ -717,7 +723,9 @@ fn scenario(tag: &str, tcp: bool, alg: &'static str, ealg: &'static str) {
     let ladder = ladder.join("\n");
     assert_eq!(out, Outcome::Deregistered, "{ladder}");
     // after the 200 of the re-registration only the new set remains; none after de-registration
-    assert_eq!(after_rereg, Some((2, 2)), "{ladder}");
+    if !load {
+        assert_eq!(after_rereg, Some((2, 2)), "{ladder}");
+    }
     assert_eq!(left, (0, 0), "{ladder}");
     assert_eq!(seen.registers, 5);
     assert!(seen.notify_answered);
@@ -785,14 +793,81 @@ fn scenario(tag: &str, tcp: bool, alg: &'static str, ealg: &'static str) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The load generator's path: one UE from `ue::load::run` with [`LoadSecurity::Ipsec`], stopped
+/// by the end of the run once the script has seen the re-registration.
+async fn run_load(
+    dp: UeDatapath,
+    p_ip: IpAddr,
+    alg: &'static str,
+    ealg: &'static str,
+    done: tokio::sync::oneshot::Receiver<()>,
+) -> (
+    Outcome,
+    Vec<String>,
+    Option<(usize, usize)>,
+    (usize, usize),
+    Counters,
+    ipsec::datapath::DatapathStats,
+) {
+    let cfg = LoadConfig {
+        pcscf: SocketAddr::new(p_ip, 5060),
+        ues: 1,
+        rate: 10.0,
+        duration: Duration::from_millis(3500), // re-registration at ~2 s, then de-registration
+        expires: 4,
+        reg_event: true,
+        sockets: 1,
+        timers: TimerConfig {
+            t1: Duration::from_secs(1),
+            t2: Duration::from_secs(4),
+        },
+        security: LoadSecurity::Ipsec {
+            datapath: dp.clone(),
+            algs: vec![alg.into()],
+            ealgs: vec![ealg.into()],
+        },
+    };
+    let subs = [Subscriber {
+        impi: format!("001@{REALM}"),
+        impu: format!("sip:001@{REALM}"),
+        k: K_HEX.into(),
+        op: Some(OP_HEX.into()),
+        opc: None,
+        amf: None,
+    }];
+    let s = tokio::time::timeout(
+        Duration::from_secs(40),
+        load::run(&cfg, &subs, Arc::new(Progress::default())),
+    )
+    .await
+    .expect("load run within 40 s")
+    .expect("load run");
+    assert!(done.await.is_ok(), "the script saw the re-registration");
+    let out = if s.registered == 1 && s.reregistered >= 1 && s.deregistered == 1 && s.failed == 0 {
+        Outcome::Deregistered
+    } else {
+        Outcome::Failed(format!("{s:?}"))
+    };
+    let left = dp.sa_count();
+    let (counters, stats) = (dp.counters(), dp.stats());
+    assert_eq!(dp.allocated(), (0, 0), "SPIs and ports back in the pool");
+    dp.shutdown();
+    (out, Vec::new(), None, left, counters, stats)
+}
+
 #[test]
 fn ipsec_registration_over_udp_sha1_aes_cbc() {
-    scenario("udp", false, "hmac-sha-1-96", "aes-cbc");
+    scenario("udp", false, "hmac-sha-1-96", "aes-cbc", false);
+}
+
+#[test]
+fn ipsec_load_run_over_udp_md5_des() {
+    scenario("load", false, "hmac-md5-96", "des-ede3-cbc", true);
 }
 
 #[test]
 fn ipsec_registration_over_tcp_md5_null() {
-    scenario("tcp", true, "hmac-md5-96", "null");
+    scenario("tcp", true, "hmac-md5-96", "null", false);
 }
 
 /// One datapath shared by many UEs (`imscore bench --sec ipsec`): every UE gets its own SPIs and
