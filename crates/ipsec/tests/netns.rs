@@ -5,12 +5,9 @@
 //! it fails, never skips, without it. Addresses exist only inside the namespaces; both are deleted
 //! at the end (also on failure).
 
-use std::io::BufRead;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::os::fd::AsRawFd;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
@@ -19,41 +16,7 @@ use std::time::Duration;
 use aka::{Ck, Ik};
 use ipsec::datapath::{Datapath, DatapathStats, EspSocket, Routing, Tun};
 use ipsec::{EncryptionAlg, Endpoint, ImsSaSet, IntegrityAlg, Keylog, SaKeys, SaTable};
-
-struct Namespaces(Vec<String>);
-
-impl Drop for Namespaces {
-    fn drop(&mut self) {
-        for n in &self.0 {
-            let _ = Command::new("ip").args(["netns", "del", n]).status();
-        }
-    }
-}
-
-fn ip(args: &[&str]) {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .expect("ip (iproute2) must be installed");
-    assert!(
-        out.status.success(),
-        "ip {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn sysctl(ns: &str, kv: &str) {
-    ip(&["netns", "exec", ns, "sysctl", "-qw", kv]);
-}
-
-/// Moves the calling thread into network namespace `ns`.
-fn enter(ns: &str) {
-    let f = std::fs::File::open(format!("/var/run/netns/{ns}")).unwrap();
-    // SAFETY: setns on a valid namespace fd; affects only the calling thread.
-    let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
-    assert_eq!(rc, 0, "setns {ns}: {}", std::io::Error::last_os_error());
-}
+use testkit::netns::{enter, in_ns, tshark_fields, Capture, VethPair};
 
 struct Side {
     ns: String,
@@ -109,107 +72,21 @@ impl Side {
     }
 }
 
-/// Runs `f` on a thread inside `ns`.
-fn in_ns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let ns = ns.to_owned();
-    thread::spawn(move || {
-        enter(&ns);
-        f()
-    })
-    .join()
-    .expect("namespace thread")
-}
-
-/// Starts dumpcap (part of tshark) capturing on `dev` inside `ns` into `pcap`; returns once it is capturing.
-fn capture(ns: &str, dev: &str, pcap: &Path) -> Child {
-    // A child process inherits the network namespace of the thread that spawns it.
-    let (ns, dev, pcap) = (ns.to_owned(), dev.to_owned(), pcap.to_owned());
-    let file = pcap.clone();
-    let mut child = thread::spawn(move || {
-        enter(&ns);
-        Command::new("dumpcap")
-            .args(["-q", "-P", "-i", &dev, "-w"])
-            .arg(&file)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("dumpcap (tshark) must be installed (scripts/test installs it)")
-    })
-    .join()
-    .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let lines = std::io::BufReader::new(stderr).lines();
-    // dumpcap writes the pcap file header only once the interface is open and capturing (its
-    // "Capturing on" message comes earlier).
-    let mut waited = 0;
-    while std::fs::metadata(&pcap).map(|m| m.len()).unwrap_or(0) < 24 {
-        assert!(waited < 200, "dumpcap did not start capturing");
-        assert!(child.try_wait().unwrap().is_none(), "dumpcap exited");
-        thread::sleep(Duration::from_millis(50));
-        waited += 1;
-    }
-    // Keep draining stderr so tshark never blocks on a full pipe.
-    thread::spawn(move || {
-        for l in lines.map_while(Result::ok) {
-            eprintln!("dumpcap: {l}");
-        }
-    });
-    child
-}
-
-/// Stops a capture cleanly (SIGINT lets dumpcap flush the file).
-fn stop_capture(mut child: Child) {
-    // SAFETY: kill(2) on the pid of a child we spawned and have not reaped yet.
-    let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
-    assert_eq!(rc, 0);
-    let status = child.wait().unwrap();
-    assert!(
-        status.success() || status.code().is_none(),
-        "tshark capture: {status}"
-    );
-}
-
-/// Reads `pcap` with the ESP SA file in `config`; one row per ESP frame.
 fn decode(pcap: &Path, config: &Path) -> Vec<Vec<String>> {
-    let out = Command::new("tshark")
-        .env("WIRESHARK_CONFIG_DIR", config)
-        .args(["-n", "-r"])
-        .arg(pcap)
-        .args(["-o", "esp.enable_encryption_decode:TRUE"])
-        .args(["-o", "esp.enable_authentication_check:TRUE"])
-        .args([
-            "-Y",
-            "esp",
-            "-T",
-            "fields",
-            "-E",
-            "separator=|",
-            "-E",
-            "occurrence=a",
-        ])
-        .args([
-            "-e",
+    tshark_fields(
+        Some(config),
+        pcap,
+        &[],
+        "esp",
+        &[
             "esp.spi",
-            "-e",
             "esp.icv_good",
-            "-e",
             "esp.icv_bad",
-            "-e",
             "sip.Method",
-        ])
-        .args(["-e", "sip.Status-Code", "-e", "_ws.malformed"])
-        .output()
-        .expect("tshark");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| l.split('|').map(str::to_owned).collect())
-        .collect()
+            "sip.Status-Code",
+            "_ws.malformed",
+        ],
+    )
 }
 
 #[test]
@@ -225,39 +102,13 @@ fn sip_over_udp_and_tcp_through_userspace_esp_between_namespaces_ipv6() {
 fn scenario(v6: bool) {
     let pid = std::process::id();
     let fam = if v6 { 6 } else { 4 };
-    let (ue_ns, p_ns) = (
-        format!("ipsec-ue{fam}-{pid}"),
-        format!("ipsec-p{fam}-{pid}"),
-    );
-    let (ue_ip, p_ip, prefix) = if v6 {
-        ("fd00:77::1", "fd00:77::2", 64)
+    let (ue_ip, p_ip) = if v6 {
+        ("fd00:77::1", "fd00:77::2")
     } else {
-        ("10.77.0.1", "10.77.0.2", 24)
+        ("10.77.0.1", "10.77.0.2")
     };
-    ip(&["netns", "add", &ue_ns]);
-    let _guard_ue = Namespaces(vec![ue_ns.clone()]);
-    ip(&["netns", "add", &p_ns]);
-    let _guard_p = Namespaces(vec![p_ns.clone()]);
-    ip(&[
-        "-n", &ue_ns, "link", "add", "veth0", "type", "veth", "peer", "name", "veth1", "netns",
-        &p_ns,
-    ]);
-    for (ns, addr, dev) in [(&ue_ns, ue_ip, "veth0"), (&p_ns, p_ip, "veth1")] {
-        sysctl(ns, "net.ipv4.conf.all.rp_filter=0");
-        sysctl(ns, "net.ipv4.conf.default.rp_filter=0");
-        let off = if v6 { 0 } else { 1 };
-        sysctl(ns, &format!("net.ipv6.conf.all.disable_ipv6={off}"));
-        sysctl(ns, &format!("net.ipv6.conf.default.disable_ipv6={off}"));
-        let cidr = format!("{addr}/{prefix}");
-        if v6 {
-            // nodad: usable at once (no tentative state while Duplicate Address Detection runs)
-            ip(&["-n", ns, "addr", "add", &cidr, "dev", dev, "nodad"]);
-        } else {
-            ip(&["-n", ns, "addr", "add", &cidr, "dev", dev]);
-        }
-        ip(&["-n", ns, "link", "set", dev, "up"]);
-        ip(&["-n", ns, "link", "set", "lo", "up"]);
-    }
+    let pair = VethPair::new("ipsec-", &fam.to_string(), ue_ip, p_ip);
+    let (ue_ns, p_ns) = (pair.a.clone(), pair.b.clone());
 
     let keys = SaKeys::from_aka(
         IntegrityAlg::HmacSha1_96,
@@ -311,7 +162,7 @@ fn scenario(v6: bool) {
         keylog.write(&rec).unwrap();
     }
     let pcap = dir.join("wire.pcap");
-    let cap = capture(&p_ns, "veth1", &pcap);
+    let cap = Capture::start(Some(&p_ns), &["veth1"], None, &pcap);
 
     let ue_c = SocketAddr::new(ue.addr, ue.port_c);
     let ue_s = SocketAddr::new(ue.addr, ue.port_s);
@@ -413,7 +264,7 @@ fn scenario(v6: bool) {
     // libpcap's TPACKET_V3 ring hands over a block only when it fills or its timeout expires, and
     // dumpcap does not drain a partial block on SIGINT: give it time before stopping.
     thread::sleep(Duration::from_millis(1000));
-    stop_capture(cap);
+    cap.stop();
 
     let ue_stats = ue_side.stop();
     let p_stats = p_side.stop();

@@ -20,11 +20,9 @@
 //! Datapath counters on both sides prove the traffic went through ESP; the `--esp-keylog` file
 //! holds the UE's SAs (4 per set). Needs root: fails (never skips) without it.
 
-use std::io::{BufRead, Read, Write};
+use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::os::fd::AsRawFd;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
@@ -38,6 +36,7 @@ use ipsec::{Counters, EncryptionAlg, IntegrityAlg, SaTable};
 use secagree::negotiate::{ipsec_ids, IpsecIds};
 use secagree::{lists_eq, SaParams};
 use sip::{Header, Message, MessageBuilder, Method, SecurityMechanism};
+use testkit::netns::{enter, ip, tshark_fields, Capture, VethPair};
 use tokio::sync::watch;
 use ue::driver::{self, Outcome, Report, RunOptions, Security, TimerConfig, TransportKind, Wire};
 use ue::ipsec::{IpsecSettings, IpsecUe, UeDatapath};
@@ -50,162 +49,42 @@ const REALM: &str = "ims.test";
 const P_PORT_C: u16 = 5062;
 const P_PORT_S: u16 = 5064;
 
-struct Namespaces(Vec<String>);
-
-impl Drop for Namespaces {
-    fn drop(&mut self) {
-        for n in &self.0 {
-            let _ = Command::new("ip").args(["netns", "del", n]).status();
-        }
-    }
-}
-
-fn ip(args: &[&str]) -> String {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .expect("ip (iproute2) must be installed");
-    assert!(
-        out.status.success(),
-        "ip {} (this test needs root): {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn enter(ns: &str) {
-    let f = std::fs::File::open(format!("/var/run/netns/{ns}")).unwrap();
-    // SAFETY: setns on a valid namespace fd; affects only the calling thread.
-    let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
-    assert_eq!(rc, 0, "setns {ns}: {}", std::io::Error::last_os_error());
-}
-
-/// Two namespaces joined by a veth pair; (UE ns, P-CSCF ns, UE address, P-CSCF address).
-fn namespaces(tag: &str) -> (Namespaces, String, String, IpAddr, IpAddr) {
-    let pid = std::process::id();
-    let (ue_ns, p_ns) = (format!("ueip-u{tag}-{pid}"), format!("ueip-p{tag}-{pid}"));
-    ip(&["netns", "add", &ue_ns]);
-    let mut guard = Namespaces(vec![ue_ns.clone()]);
-    ip(&["netns", "add", &p_ns]);
-    guard.0.push(p_ns.clone());
-    ip(&[
-        "-n", &ue_ns, "link", "add", "veth0", "type", "veth", "peer", "name", "veth1", "netns",
-        &p_ns,
-    ]);
-    for (ns, addr, dev) in [
-        (&ue_ns, "10.78.0.1", "veth0"),
-        (&p_ns, "10.78.0.2", "veth1"),
-    ] {
-        for kv in [
-            "net.ipv4.conf.all.rp_filter=0",
-            "net.ipv4.conf.default.rp_filter=0",
-        ] {
-            ip(&["netns", "exec", ns, "sysctl", "-qw", kv]);
-        }
-        ip(&["-n", ns, "addr", "add", &format!("{addr}/24"), "dev", dev]);
-        ip(&["-n", ns, "link", "set", dev, "up"]);
-        ip(&["-n", ns, "link", "set", "lo", "up"]);
-    }
+/// Two namespaces joined by a veth pair; (guard, UE ns, P-CSCF ns, UE address, P-CSCF address).
+fn namespaces(tag: &str) -> (VethPair, String, String, IpAddr, IpAddr) {
+    let pair = VethPair::new("ueip-", tag, "10.78.0.1", "10.78.0.2");
+    let (a, b) = (pair.a.clone(), pair.b.clone());
     (
-        guard,
-        ue_ns,
-        p_ns,
+        pair,
+        a,
+        b,
         "10.78.0.1".parse().unwrap(),
         "10.78.0.2".parse().unwrap(),
     )
 }
 
-/// Starts dumpcap (part of tshark) capturing on `dev` inside `ns` into `pcap`; returns once it is capturing.
-fn capture(ns: &str, dev: &str, pcap: &Path) -> Child {
-    // A child process inherits the network namespace of the thread that spawns it.
-    let (ns, dev, pcap) = (ns.to_owned(), dev.to_owned(), pcap.to_owned());
-    let file = pcap.clone();
-    let mut child = thread::spawn(move || {
-        enter(&ns);
-        Command::new("dumpcap")
-            .args(["-q", "-P", "-i", &dev, "-w"])
-            .arg(&file)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("dumpcap (tshark) must be installed (scripts/test installs it)")
-    })
-    .join()
-    .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let lines = std::io::BufReader::new(stderr).lines();
-    // dumpcap writes the pcap file header only once the interface is open and capturing (its
-    // "Capturing on" message comes earlier).
-    let mut waited = 0;
-    while std::fs::metadata(&pcap).map(|m| m.len()).unwrap_or(0) < 24 {
-        assert!(waited < 200, "dumpcap did not start capturing");
-        assert!(child.try_wait().unwrap().is_none(), "dumpcap exited");
-        thread::sleep(Duration::from_millis(50));
-        waited += 1;
-    }
-    // Keep draining stderr so tshark never blocks on a full pipe.
-    thread::spawn(move || {
-        for l in lines.map_while(Result::ok) {
-            eprintln!("dumpcap: {l}");
-        }
-    });
-    child
-}
-
-/// Stops a capture cleanly (SIGINT lets dumpcap flush the file).
-fn stop_capture(mut child: Child) {
-    // SAFETY: kill(2) on the pid of a child we spawned and have not reaped yet.
-    let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
-    assert_eq!(rc, 0);
-    let status = child.wait().unwrap();
-    assert!(
-        status.success() || status.code().is_none(),
-        "tshark capture: {status}"
-    );
-}
-
 /// Reads `pcap` with the ESP SA file in `config`; one row per ESP frame.
 fn decode(pcap: &Path, config: &Path) -> Vec<Vec<String>> {
-    let out = Command::new("tshark")
-        .env("WIRESHARK_CONFIG_DIR", config)
-        .args(["-n", "-r"])
-        .arg(pcap)
-        .args(["-o", "esp.enable_encryption_decode:TRUE"])
-        .args(["-o", "esp.enable_authentication_check:TRUE"])
-        .args([
-            "-Y",
-            "esp",
-            "-T",
-            "fields",
-            "-E",
-            "separator=|",
-            "-E",
-            "occurrence=a",
-        ])
-        .args([
-            "-e",
+    // the UE's ports are random (30000-32767): tshark registers some of them for other protocols
+    // (30030 is Juniper's packet mirror), so the SIP heuristics must come first
+    tshark_fields(
+        Some(config),
+        pcap,
+        &[
+            "-o",
+            "udp.try_heuristic_first:TRUE",
+            "-o",
+            "tcp.try_heuristic_first:TRUE",
+        ],
+        "esp",
+        &[
             "esp.spi",
-            "-e",
             "esp.icv_good",
-            "-e",
             "esp.icv_bad",
-            "-e",
             "sip.Method",
-        ])
-        .args(["-e", "sip.Status-Code", "-e", "_ws.malformed"])
-        .output()
-        .expect("tshark");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| l.split('|').map(str::to_owned).collect())
-        .collect()
+            "sip.Status-Code",
+            "_ws.malformed",
+        ],
+    )
 }
 
 /// Reads one SIP message from a stream (Content-Length framing), 10 s bound.
@@ -623,7 +502,7 @@ fn scenario(tag: &str, tcp: bool, alg: &'static str, ealg: &'static str, load: b
 
     // the wire, for Wireshark with the UE's --esp-keylog file
     let pcap = dir.join("wire.pcap");
-    let cap = capture(&p_ns, "veth1", &pcap);
+    let cap = Capture::start(Some(&p_ns), &["veth1"], None, &pcap);
     let (ready_tx, ready_rx) = mpsc::channel();
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     let p = {
@@ -759,7 +638,7 @@ fn scenario(tag: &str, tcp: bool, alg: &'static str, ealg: &'static str, load: b
     // tshark authenticates (and decrypts) every ESP packet of the run with the UE's keylog and
     // finds the SIP inside
     thread::sleep(Duration::from_millis(1000)); // let dumpcap hand over its last block
-    stop_capture(cap);
+    cap.stop();
     let rows = decode(&pcap, &dir);
     // (at least: TCP's closing segments may be sealed after the counters were read)
     assert!(
