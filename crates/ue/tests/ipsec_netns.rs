@@ -592,8 +592,10 @@ fn scenario(tag: &str, tcp: bool, alg: &'static str, ealg: &'static str, load: b
             .await
             .expect("the UE run ends within 40 s");
             let left = dp.sa_count();
-            let (counters, stats) = (dp.counters(), dp.stats());
+            // stop the datapath first: TCP's closing segments may still be in flight, and the
+            // counters and I/O stats are only consistent with each other once its thread is done
             dp.shutdown();
+            let (counters, stats) = (dp.counters(), dp.stats());
             (out, ladder, after_rereg, left, counters, stats)
         })
     });
