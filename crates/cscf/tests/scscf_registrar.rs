@@ -16,7 +16,7 @@ use cscf::scscf::{Registrar, ScscfConfig};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use cscf::store::{
-    AuthChallenge, CasOutcome, ExpiredChallenge, Expiring, NcCheck, Registration,
+    AuthChallenge, CasOutcome, ExpiredChallenge, Expiring, NcCheck, RegSubscription, Registration,
     RegistrationStore, SqliteStore, UeRegistration, UnixSecs, Version, Versioned,
 };
 use cscf::CscfError;
@@ -687,6 +687,24 @@ impl RegistrationStore for RacingStore {
         now: UnixSecs,
     ) -> Result<Vec<ExpiredChallenge>, CscfError> {
         self.inner.purge_expired_challenges(now).await
+    }
+    async fn put_reg_subscription(&self, sub: &RegSubscription) -> Result<(), CscfError> {
+        self.inner.put_reg_subscription(sub).await
+    }
+    async fn get_reg_subscription(&self, id: &str) -> Result<Option<RegSubscription>, CscfError> {
+        self.inner.get_reg_subscription(id).await
+    }
+    async fn reg_subscriptions_of(&self, aor: &str) -> Result<Vec<RegSubscription>, CscfError> {
+        self.inner.reg_subscriptions_of(aor).await
+    }
+    async fn remove_reg_subscription(&self, id: &str) -> Result<bool, CscfError> {
+        self.inner.remove_reg_subscription(id).await
+    }
+    async fn reg_subscriptions_expiring_before(
+        &self,
+        before: UnixSecs,
+    ) -> Result<Vec<RegSubscription>, CscfError> {
+        self.inner.reg_subscriptions_expiring_before(before).await
     }
 }
 
