@@ -1380,3 +1380,232 @@ async fn identities_with_xml_special_characters_give_valid_bodies() {
     let bad = full.replace("state=\"full\"", "state=\"complete\"");
     assert!(std::panic::catch_unwind(|| harness::reginfo_check::assert_schema_valid(bad.as_bytes())).is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reg_event_timers_survive_a_restart() {
+    let net = Net::start().await;
+    let dir = TempDir::new("regev_restart");
+    let t0 = SystemTime::now();
+    let (short_tag, long_tag) = {
+        let store = sqlite(&dir).await;
+        let r = Registrar::new(cfg(), net.cx.clone(), store.clone());
+        let mut outbox = r.reg_event().take_outbox().unwrap();
+        let mut ue = Ue::new("regev-restart");
+        register_fully(&r, &mut ue, 3600).await;
+        let a = r
+            .handle_subscribe_at(&subscribe("short", 1, 120, None, Some(IMPU), ""), t0)
+            .await;
+        let b = r
+            .handle_subscribe_at(&subscribe("long", 1, 600_000, None, Some(IMPU), ""), t0)
+            .await;
+        assert_eq!((status(&a), status(&b)), (200, 200));
+        assert_eq!(drain(&mut outbox).len(), 2);
+        let tags = (
+            a.to().unwrap().tag().unwrap().to_string(),
+            b.to().unwrap().tag().unwrap().to_string(),
+        );
+        drop(r);
+        store.close().await;
+        tags
+    };
+    // a new S-CSCF process on the same store: the timers are armed from the store
+    let store = sqlite(&dir).await;
+    let r = Registrar::new(cfg(), net.cx.clone(), store.clone());
+    let mut outbox = r.reg_event().take_outbox().unwrap();
+    assert_eq!(store.reg_subscriptions_of(IMPU).await.unwrap().len(), 2);
+    let rep = r.tick(t0 + Duration::from_secs(121)).await;
+    assert_eq!(rep.subscriptions_expired, 1, "{rep:?}");
+    let n = one(&mut outbox);
+    assert_eq!(n.message.from().unwrap().tag(), Some(short_tag.as_str()));
+    assert_eq!(header(&n.message, "Subscription-State"), "terminated;reason=timeout");
+    // the dialog goes on where it was: version 1, CSeq 2
+    assert_eq!((reginfo_of(&n.message).version, cseq_of(&n.message)), (1, 2));
+    // registration expiry after the restart: SAR TIMEOUT_DEREGISTRATION and the NOTIFY
+    let rep = r.tick(t0 + Duration::from_secs(3601)).await;
+    assert_eq!(rep.deregistered, [IMPU], "{rep:?}");
+    let n = one(&mut outbox);
+    assert_eq!(n.message.from().unwrap().tag(), Some(long_tag.as_str()));
+    let d = reginfo_of(&n.message);
+    assert_eq!((d.version, cseq_of(&n.message)), (1, 2));
+    assert_eq!(our_contact(&d), (ContactState::Terminated, ContactEvent::Expired));
+    assert_eq!(
+        net.state(IMPU).await.identity.state,
+        RegistrationState::NotRegistered
+    );
+    assert!(store.reg_subscriptions_of(IMPU).await.unwrap().is_empty());
+}
+
+/// A store that stops the expiry timer between its read of a registration and its
+/// compare-and-set removal, until the test lets it go: the interleaving of TS 24.229 §5.4.1.5
+/// expiry with a re-REGISTER, made explicit.
+struct GateStore {
+    inner: Arc<SqliteStore>,
+    armed: AtomicBool,
+    reached: tokio::sync::Notify,
+    release: tokio::sync::Notify,
+}
+
+#[async_trait::async_trait]
+impl RegistrationStore for GateStore {
+    async fn get_registration(
+        &self,
+        aor: &str,
+    ) -> Result<Option<Versioned<Registration>>, CscfError> {
+        self.inner.get_registration(aor).await
+    }
+    async fn put_registration(&self, reg: &Registration) -> Result<Version, CscfError> {
+        self.inner.put_registration(reg).await
+    }
+    async fn update_registration_if_version(
+        &self,
+        reg: &Registration,
+        expected: Version,
+    ) -> Result<CasOutcome, CscfError> {
+        self.inner
+            .update_registration_if_version(reg, expected)
+            .await
+    }
+    async fn remove_registration(&self, aor: &str) -> Result<bool, CscfError> {
+        self.inner.remove_registration(aor).await
+    }
+    async fn remove_registration_if_version(
+        &self,
+        aor: &str,
+        expected: Version,
+    ) -> Result<CasOutcome, CscfError> {
+        if self.armed.swap(false, Ordering::SeqCst) {
+            self.reached.notify_one();
+            self.release.notified().await;
+        }
+        self.inner
+            .remove_registration_if_version(aor, expected)
+            .await
+    }
+    async fn registrations_expiring_before(
+        &self,
+        before: UnixSecs,
+    ) -> Result<Vec<Expiring>, CscfError> {
+        self.inner.registrations_expiring_before(before).await
+    }
+    async fn put_ue_registration(&self, ue: &UeRegistration) -> Result<(), CscfError> {
+        self.inner.put_ue_registration(ue).await
+    }
+    async fn get_ue_registration(
+        &self,
+        impu: &str,
+        contact: &str,
+    ) -> Result<Option<UeRegistration>, CscfError> {
+        self.inner.get_ue_registration(impu, contact).await
+    }
+    async fn remove_ue_registration(&self, impu: &str, contact: &str) -> Result<bool, CscfError> {
+        self.inner.remove_ue_registration(impu, contact).await
+    }
+    async fn ue_registrations_expiring_before(
+        &self,
+        before: UnixSecs,
+    ) -> Result<Vec<UeRegistration>, CscfError> {
+        self.inner.ue_registrations_expiring_before(before).await
+    }
+    async fn put_challenge(&self, ch: &AuthChallenge) -> Result<(), CscfError> {
+        self.inner.put_challenge(ch).await
+    }
+    async fn take_challenge(
+        &self,
+        impi: &str,
+        nonce: &str,
+    ) -> Result<Option<AuthChallenge>, CscfError> {
+        self.inner.take_challenge(impi, nonce).await
+    }
+    async fn advance_nonce_count(
+        &self,
+        impi: &str,
+        nonce: &str,
+        nc: u32,
+    ) -> Result<NcCheck, CscfError> {
+        self.inner.advance_nonce_count(impi, nonce, nc).await
+    }
+    async fn purge_expired_challenges(
+        &self,
+        now: UnixSecs,
+    ) -> Result<Vec<ExpiredChallenge>, CscfError> {
+        self.inner.purge_expired_challenges(now).await
+    }
+    async fn put_reg_subscription(&self, sub: &RegSubscription) -> Result<(), CscfError> {
+        self.inner.put_reg_subscription(sub).await
+    }
+    async fn get_reg_subscription(&self, id: &str) -> Result<Option<RegSubscription>, CscfError> {
+        self.inner.get_reg_subscription(id).await
+    }
+    async fn reg_subscriptions_of(&self, aor: &str) -> Result<Vec<RegSubscription>, CscfError> {
+        self.inner.reg_subscriptions_of(aor).await
+    }
+    async fn remove_reg_subscription(&self, id: &str) -> Result<bool, CscfError> {
+        self.inner.remove_reg_subscription(id).await
+    }
+    async fn reg_subscriptions_expiring_before(
+        &self,
+        before: UnixSecs,
+    ) -> Result<Vec<RegSubscription>, CscfError> {
+        self.inner.reg_subscriptions_expiring_before(before).await
+    }
+}
+
+/// The race, step by step on a simulated clock: the expiry timer fires at T+61 and has read the
+/// registration (version v); the UE's re-REGISTER lands; then the timer's removal runs. The
+/// removal loses (compare-and-set), the user stays registered here and at the HSS, and the
+/// subscribers hear `refreshed`, never `expired`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reregister_racing_the_expiry_never_deregisters() {
+    let net = Net::start().await;
+    let dir = TempDir::new("regev_race");
+    let gate = Arc::new(GateStore {
+        inner: sqlite(&dir).await,
+        armed: AtomicBool::new(false),
+        reached: tokio::sync::Notify::new(),
+        release: tokio::sync::Notify::new(),
+    });
+    let r = Arc::new(Registrar::new(cfg(), net.cx.clone(), gate.clone()));
+    let mut outbox = r.reg_event().take_outbox().unwrap();
+    let mut ue = Ue::new("regev-race");
+    register_fully(&r, &mut ue, 60).await;
+    let ok = r
+        .handle_subscribe(&subscribe("race", 1, 600_000, None, Some(IMPU), ""))
+        .await;
+    assert_eq!(status(&ok), 200);
+    drain(&mut outbox);
+
+    // 1. the expiry fires (simulated T+61) and stops just before its removal
+    gate.armed.store(true, Ordering::SeqCst);
+    let fire = SystemTime::now() + Duration::from_secs(61);
+    let timer = tokio::spawn({
+        let r = r.clone();
+        async move { r.tick(fire).await }
+    });
+    tokio::time::timeout(T10, gate.reached.notified())
+        .await
+        .expect("the expiry timer reaches its removal");
+    // 2. the re-REGISTER arrives and is answered
+    let ok = r
+        .handle_register(&ue.register(3600, Some(&protected_authz()), ""), &flow())
+        .await;
+    assert_eq!(status(&ok), 200, "{ok}");
+    // 3. the timer goes on: its removal is stale
+    gate.release.notify_one();
+    let report = tokio::time::timeout(T10, timer).await.unwrap().unwrap();
+    assert!(report.deregistered.is_empty(), "{report:?}");
+    assert_eq!(report.raced, 1, "{report:?}");
+    assert!(r.lookup(IMPU).await.unwrap().is_some());
+    assert_eq!(
+        net.state(IMPU).await.identity.state,
+        RegistrationState::Registered
+    );
+    let ns = drain(&mut outbox);
+    assert_eq!(ns.len(), 1, "{ns:?}");
+    let d = reginfo_of(&ns[0].message);
+    assert_eq!(our_contact(&d), (ContactState::Active, ContactEvent::Refreshed));
+    assert!(header(&ns[0].message, "Subscription-State").starts_with("active"));
+    // and the next tick finds nothing due
+    let report = r.tick(fire + Duration::from_secs(1)).await;
+    assert!(report.deregistered.is_empty(), "{report:?}");
+    assert!(drain(&mut outbox).is_empty());
+}
