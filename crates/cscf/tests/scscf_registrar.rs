@@ -1032,7 +1032,14 @@ async fn reg_event_full_then_partial_through_register_refresh_shorten_deregister
     assert!(drain(&mut outbox).is_empty(), "no subscription yet");
 
     // SUBSCRIBE from the UE: 200 with our tag, Contact and the granted Expires
-    let sub = subscribe("sub-1", 1, 600_000, None, Some(IMPU), "Accept: application/reginfo+xml\r\n");
+    let sub = subscribe(
+        "sub-1",
+        1,
+        600_000,
+        None,
+        Some(IMPU),
+        "Accept: application/reginfo+xml\r\n",
+    );
     let ok = f.reg.handle_subscribe(&sub).await;
     assert_eq!(status(&ok), 200, "{ok}");
     let our_tag = ok.to().unwrap().tag().expect("To tag").to_string();
@@ -1058,12 +1065,18 @@ async fn reg_event_full_then_partial_through_register_refresh_shorten_deregister
     assert_eq!(m.call_id().unwrap().to_string(), "sub-1");
     assert_eq!(cseq_of(m), 1);
     assert_eq!(header(m, "Event"), "reg");
-    assert!(header(m, "Subscription-State").starts_with("active;expires="), "{m}");
+    assert!(
+        header(m, "Subscription-State").starts_with("active;expires="),
+        "{m}"
+    );
     let d = reginfo_of(m);
     assert_eq!((d.version, d.state), (0, DocState::Full));
     assert_eq!(aors(&d), [IMPU, TEL], "the implicit set");
     assert!(d.registrations.iter().all(|r| r.state == RegState::Active));
-    assert_eq!(our_contact(&d), (ContactState::Active, ContactEvent::Registered));
+    assert_eq!(
+        our_contact(&d),
+        (ContactState::Active, ContactEvent::Registered)
+    );
 
     // re-registration (protected, longer): refreshed, version 1, CSeq 2
     let ok = f
@@ -1075,7 +1088,10 @@ async fn reg_event_full_then_partial_through_register_refresh_shorten_deregister
     let d = reginfo_of(&n.message);
     assert_eq!((d.version, d.state), (1, DocState::Partial));
     assert_eq!(cseq_of(&n.message), 2);
-    assert_eq!(our_contact(&d), (ContactState::Active, ContactEvent::Refreshed));
+    assert_eq!(
+        our_contact(&d),
+        (ContactState::Active, ContactEvent::Refreshed)
+    );
     assert!(header(&n.message, "Subscription-State").starts_with("active"));
 
     // re-registration with a shorter interval: shortened, version 2
@@ -1087,7 +1103,10 @@ async fn reg_event_full_then_partial_through_register_refresh_shorten_deregister
     let n = one(&mut outbox);
     let d = reginfo_of(&n.message);
     assert_eq!((d.version, cseq_of(&n.message)), (2, 3));
-    assert_eq!(our_contact(&d), (ContactState::Active, ContactEvent::Shortened));
+    assert_eq!(
+        our_contact(&d),
+        (ContactState::Active, ContactEvent::Shortened)
+    );
     let c = &d.registrations[0].contacts[0];
     assert!(c.expires.is_some_and(|e| e <= 600 && e > 500), "{c:?}");
 
@@ -1100,18 +1119,19 @@ async fn reg_event_full_then_partial_through_register_refresh_shorten_deregister
     let n = one(&mut outbox);
     let d = reginfo_of(&n.message);
     assert_eq!((d.version, cseq_of(&n.message)), (3, 4));
-    assert_eq!(our_contact(&d), (ContactState::Terminated, ContactEvent::Unregistered));
-    assert!(d.registrations.iter().all(|r| r.state == RegState::Terminated));
+    assert_eq!(
+        our_contact(&d),
+        (ContactState::Terminated, ContactEvent::Unregistered)
+    );
+    assert!(d
+        .registrations
+        .iter()
+        .all(|r| r.state == RegState::Terminated));
     assert_eq!(
         header(&n.message, "Subscription-State"),
         "terminated;reason=noresource"
     );
-    assert!(f
-        .store
-        .reg_subscriptions_of(IMPU)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(f.store.reg_subscriptions_of(IMPU).await.unwrap().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1137,7 +1157,14 @@ async fn reg_subscribe_is_refused_to_strangers_and_checked() {
     // a P-CSCF that is not on the Path: 403
     let r = f
         .reg
-        .handle_subscribe(&subscribe("s-2", 1, 600_000, None, Some("sip:pcscf.elsewhere.example"), ""))
+        .handle_subscribe(&subscribe(
+            "s-2",
+            1,
+            600_000,
+            None,
+            Some("sip:pcscf.elsewhere.example"),
+            "",
+        ))
         .await;
     assert_eq!(status(&r), 403, "{r}");
     assert!(drain(&mut outbox).is_empty(), "no NOTIFY to strangers");
@@ -1150,7 +1177,14 @@ async fn reg_subscribe_is_refused_to_strangers_and_checked() {
     assert_eq!(header(&r, "Min-Expires"), "60");
     let r = f
         .reg
-        .handle_subscribe(&subscribe("s-4", 1, 600, None, Some(IMPU), "Accept: text/plain\r\n"))
+        .handle_subscribe(&subscribe(
+            "s-4",
+            1,
+            600,
+            None,
+            Some(IMPU),
+            "Accept: text/plain\r\n",
+        ))
         .await;
     assert_eq!(status(&r), 406, "{r}");
     // too long: shortened to the maximum
@@ -1163,12 +1197,25 @@ async fn reg_subscribe_is_refused_to_strangers_and_checked() {
     // the P-CSCF on the Path (its URI asserted, TS 24.229 §5.2.3) may subscribe
     let r = f
         .reg
-        .handle_subscribe(&subscribe("s-6", 1, 600_000, None, Some("sip:pcscf.ims.example"), ""))
+        .handle_subscribe(&subscribe(
+            "s-6",
+            1,
+            600_000,
+            None,
+            Some("sip:pcscf.ims.example"),
+            "",
+        ))
         .await;
     assert_eq!(status(&r), 200, "{r}");
     let subs = f.store.reg_subscriptions_of(IMPU).await.unwrap();
-    let kinds: Vec<_> = subs.iter().map(|s| (s.call_id.as_str(), s.subscriber)).collect();
-    assert_eq!(kinds, [("s-5", RegSubscriber::Ue), ("s-6", RegSubscriber::Pcscf)]);
+    let kinds: Vec<_> = subs
+        .iter()
+        .map(|s| (s.call_id.as_str(), s.subscriber))
+        .collect();
+    assert_eq!(
+        kinds,
+        [("s-5", RegSubscriber::Ue), ("s-6", RegSubscriber::Pcscf)]
+    );
     // the P-CSCF has no Record-Route: its NOTIFYs go straight to its Contact
     let n = drain(&mut outbox);
     assert_eq!(n.len(), 2);
@@ -1185,7 +1232,10 @@ async fn reg_subscribe_is_refused_to_strangers_and_checked() {
         .await;
     assert_eq!(status(&r), 200, "{r}");
     let n = one(&mut outbox);
-    assert_eq!(header(&n.message, "Subscription-State"), "terminated;reason=timeout");
+    assert_eq!(
+        header(&n.message, "Subscription-State"),
+        "terminated;reason=timeout"
+    );
     assert_eq!(reginfo_of(&n.message).state, DocState::Full);
     assert_eq!(f.store.reg_subscriptions_of(IMPU).await.unwrap().len(), 2);
 }
@@ -1212,7 +1262,10 @@ async fn reg_subscription_refresh_unsubscribe_and_expiry() {
     assert_eq!(ok.expires().unwrap(), Some(1200));
     let n = one(&mut outbox);
     let d = reginfo_of(&n.message);
-    assert_eq!((d.version, d.state, cseq_of(&n.message)), (1, DocState::Full, 2));
+    assert_eq!(
+        (d.version, d.state, cseq_of(&n.message)),
+        (1, DocState::Full, 2)
+    );
     // an old CSeq in the dialog: 500 (RFC 3261 §12.2.2)
     let r = f
         .reg
@@ -1226,7 +1279,10 @@ async fn reg_subscription_refresh_unsubscribe_and_expiry() {
         .await;
     assert_eq!(status(&ok), 200);
     let n = one(&mut outbox);
-    assert_eq!(header(&n.message, "Subscription-State"), "terminated;reason=timeout");
+    assert_eq!(
+        header(&n.message, "Subscription-State"),
+        "terminated;reason=timeout"
+    );
     assert_eq!(reginfo_of(&n.message).version, 2);
     assert!(f.store.reg_subscriptions_of(IMPU).await.unwrap().is_empty());
 
@@ -1244,7 +1300,10 @@ async fn reg_subscription_refresh_unsubscribe_and_expiry() {
     let r = f.reg.tick(t0 + Duration::from_secs(121)).await;
     assert_eq!(r.subscriptions_expired, 1, "{r:?}");
     let n = one(&mut outbox);
-    assert_eq!(header(&n.message, "Subscription-State"), "terminated;reason=timeout");
+    assert_eq!(
+        header(&n.message, "Subscription-State"),
+        "terminated;reason=timeout"
+    );
     let d = reginfo_of(&n.message);
     assert_eq!((d.version, cseq_of(&n.message)), (1, 2));
     assert!(f.store.reg_subscriptions_of(IMPU).await.unwrap().is_empty());
@@ -1266,12 +1325,18 @@ async fn reg_event_on_expiry_and_rtr_deactivated_or_rejected() {
         .await;
     assert_eq!(status(&ok), 200);
     drain(&mut outbox);
-    let r = f.reg.tick(SystemTime::now() + Duration::from_secs(61)).await;
+    let r = f
+        .reg
+        .tick(SystemTime::now() + Duration::from_secs(61))
+        .await;
     assert_eq!(r.deregistered, [IMPU]);
     let n = one(&mut outbox);
     let d = reginfo_of(&n.message);
     assert_eq!((d.version, d.state), (1, DocState::Partial));
-    assert_eq!(our_contact(&d), (ContactState::Terminated, ContactEvent::Expired));
+    assert_eq!(
+        our_contact(&d),
+        (ContactState::Terminated, ContactEvent::Expired)
+    );
     assert_eq!(
         header(&n.message, "Subscription-State"),
         "terminated;reason=noresource"
@@ -1372,13 +1437,22 @@ async fn identities_with_xml_special_characters_give_valid_bodies() {
     let d = ue::reginfo::parse(full.as_bytes()).unwrap();
     assert_eq!(d.registrations[0].aor, nasty);
     assert_eq!(d.registrations[0].contacts[0].uri, "sip:u@h;x=\"<&>\"");
-    let gone = partial_doc(Some(&reg), None, Cause::Network { reregister: false }, 1, 1_000)
-        .unwrap()
-        .to_xml();
+    let gone = partial_doc(
+        Some(&reg),
+        None,
+        Cause::Network { reregister: false },
+        1,
+        1_000,
+    )
+    .unwrap()
+    .to_xml();
     harness::reginfo_check::assert_schema_valid(gone.as_bytes());
     // and the validator does reject an invalid body (the check can fail)
     let bad = full.replace("state=\"full\"", "state=\"complete\"");
-    assert!(std::panic::catch_unwind(|| harness::reginfo_check::assert_schema_valid(bad.as_bytes())).is_err());
+    assert!(
+        std::panic::catch_unwind(|| harness::reginfo_check::assert_schema_valid(bad.as_bytes()))
+            .is_err()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1417,9 +1491,15 @@ async fn reg_event_timers_survive_a_restart() {
     assert_eq!(rep.subscriptions_expired, 1, "{rep:?}");
     let n = one(&mut outbox);
     assert_eq!(n.message.from().unwrap().tag(), Some(short_tag.as_str()));
-    assert_eq!(header(&n.message, "Subscription-State"), "terminated;reason=timeout");
+    assert_eq!(
+        header(&n.message, "Subscription-State"),
+        "terminated;reason=timeout"
+    );
     // the dialog goes on where it was: version 1, CSeq 2
-    assert_eq!((reginfo_of(&n.message).version, cseq_of(&n.message)), (1, 2));
+    assert_eq!(
+        (reginfo_of(&n.message).version, cseq_of(&n.message)),
+        (1, 2)
+    );
     // registration expiry after the restart: SAR TIMEOUT_DEREGISTRATION and the NOTIFY
     let rep = r.tick(t0 + Duration::from_secs(3601)).await;
     assert_eq!(rep.deregistered, [IMPU], "{rep:?}");
@@ -1427,7 +1507,10 @@ async fn reg_event_timers_survive_a_restart() {
     assert_eq!(n.message.from().unwrap().tag(), Some(long_tag.as_str()));
     let d = reginfo_of(&n.message);
     assert_eq!((d.version, cseq_of(&n.message)), (1, 2));
-    assert_eq!(our_contact(&d), (ContactState::Terminated, ContactEvent::Expired));
+    assert_eq!(
+        our_contact(&d),
+        (ContactState::Terminated, ContactEvent::Expired)
+    );
     assert_eq!(
         net.state(IMPU).await.identity.state,
         RegistrationState::NotRegistered
@@ -1602,10 +1685,75 @@ async fn reregister_racing_the_expiry_never_deregisters() {
     let ns = drain(&mut outbox);
     assert_eq!(ns.len(), 1, "{ns:?}");
     let d = reginfo_of(&ns[0].message);
-    assert_eq!(our_contact(&d), (ContactState::Active, ContactEvent::Refreshed));
+    assert_eq!(
+        our_contact(&d),
+        (ContactState::Active, ContactEvent::Refreshed)
+    );
     assert!(header(&ns[0].message, "Subscription-State").starts_with("active"));
     // and the next tick finds nothing due
     let report = r.tick(fire + Duration::from_secs(1)).await;
     assert!(report.deregistered.is_empty(), "{report:?}");
     assert!(drain(&mut outbox).is_empty());
+}
+
+/// PPR (TS 29.228 §6.2.2): the S-CSCF's copy of the profile follows the HSS; a User-Data it
+/// cannot read gets DIAMETER_ERROR_NOT_SUPPORTED_USER_DATA.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ppr_updates_the_implicit_set() {
+    let f = fixture(cfg()).await;
+    let mut ue = Ue::new("ppr-1");
+    register_fully(&f.reg, &mut ue, 3600).await;
+    assert!(f
+        .reg
+        .lookup(IMPU)
+        .await
+        .unwrap()
+        .unwrap()
+        .implicit_set
+        .contains(&TEL.to_string()));
+    // the current profile, as the HSS gives it, without the tel URI
+    let saa = f
+        .net
+        .cx
+        .sar(
+            Some(IMPI),
+            &[IMPU.to_string()],
+            SCSCF_NAME,
+            cx::enums::ServerAssignmentType::NoAssignment,
+            cx::enums::UserDataAlreadyAvailable::UserDataNotAvailable,
+        )
+        .await
+        .unwrap();
+    let mut profile = saa.user_data().unwrap().expect("User-Data");
+    for sp in &mut profile.service_profiles {
+        sp.public_identities.retain(|i| i.identity != TEL);
+    }
+    let ppr = |data: Option<bytes::Bytes>| cx::PushProfileRequest {
+        common: cx::RequestCommon::new("hss.ims.example;7;7", HSS_HOST, REALM, REALM),
+        user_name: IMPI.into(),
+        user_data: data,
+        charging_information: None,
+        sip_auth_data_item: None,
+    };
+    let ppa = f
+        .reg
+        .handle_ppr(ppr(Some(bytes::Bytes::from(profile.to_xml().unwrap()))))
+        .await;
+    assert_eq!(ppa.common.result, cx::CxResult::SUCCESS);
+    assert_eq!(ppa.common.session_id, "hss.ims.example;7;7");
+    let reg = f.reg.lookup(IMPU).await.unwrap().unwrap();
+    assert_eq!(reg.implicit_set, [IMPU]);
+    let ppa = f
+        .reg
+        .handle_ppr(ppr(Some(bytes::Bytes::from_static(b"<not-a-profile"))))
+        .await;
+    assert_eq!(
+        ppa.common.result,
+        cx::CxResult::Experimental {
+            vendor_id: 10415,
+            code: 5009
+        }
+    );
+    let ppa = f.reg.handle_ppr(ppr(None)).await;
+    assert_eq!(ppa.common.result, cx::CxResult::SUCCESS);
 }

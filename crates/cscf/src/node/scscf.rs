@@ -223,6 +223,8 @@ pub async fn start_scscf(
             match (AnyCx::from_message(&req), slot.get()) {
                 (Ok(AnyCx::Rtr(rtr)), Some(reg)) => reg.handle_rtr(rtr).await.to_answer_for(&req),
                 (Ok(AnyCx::Rtr(_)), None) => unable(&req),
+                (Ok(AnyCx::Ppr(ppr)), Some(reg)) => reg.handle_ppr(ppr).await.to_answer_for(&req),
+                (Ok(AnyCx::Ppr(_)), None) => unable(&req),
                 (Ok(_), _) => req.answer().with(diameter::Avp::u32(
                     diameter::avp_code::RESULT_CODE,
                     diameter::result_code::COMMAND_UNSUPPORTED,

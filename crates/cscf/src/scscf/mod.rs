@@ -43,7 +43,10 @@ use std::time::SystemTime;
 use base64::Engine as _;
 use bytes::{Bytes, BytesMut};
 use cx::enums::{ServerAssignmentType, UserDataAlreadyAvailable};
-use cx::{AnswerCommon, CxResult, RegistrationTerminationAnswer, RegistrationTerminationRequest};
+use cx::{
+    AnswerCommon, CxResult, PushProfileAnswer, PushProfileRequest, RegistrationTerminationAnswer,
+    RegistrationTerminationRequest,
+};
 use sip::{AuthHeader, HeaderName, Message, Uri};
 
 use crate::cx_client::CxClient;
@@ -142,6 +145,27 @@ fn is_protected(creds: Option<&AuthHeader>) -> bool {
                 .iter()
                 .any(|p| v.eq_ignore_ascii_case(p))
         })
+}
+
+/// The implicit registration set of `aor` in a user profile (TS 29.228 Annex B): `aor` first,
+/// then every identity that is neither barred nor a wildcarded PSI; `None` when `aor` is barred.
+fn implicit_set_of(profile: &cx::ImsSubscription, aor: &str) -> Option<Vec<String>> {
+    let ids = || {
+        profile
+            .service_profiles
+            .iter()
+            .flat_map(|p| &p.public_identities)
+    };
+    if ids().any(|i| i.barring_indication && i.identity == aor) {
+        return None;
+    }
+    let mut set = vec![aor.to_string()];
+    for id in ids().filter(|i| !i.barring_indication && i.wildcarded_psi.is_none()) {
+        if !set.contains(&id.identity) {
+            set.push(id.identity.clone());
+        }
+    }
+    Some(set)
 }
 
 /// The IMPU a URI stands for: a SIP URI without parameters or headers, a tel URI as is
@@ -512,35 +536,16 @@ impl Registrar {
             let (code, reason) = status_for_cx(&saa.common.result);
             return Err(SarRefused::Status(code, reason));
         }
-        let mut set = vec![aor.to_string()];
         match saa.user_data() {
-            Ok(Some(profile)) => {
-                let barred: Vec<&str> = profile
-                    .service_profiles
-                    .iter()
-                    .flat_map(|p| &p.public_identities)
-                    .filter(|i| i.barring_indication)
-                    .map(|i| i.identity.as_str())
-                    .collect();
-                if barred.contains(&aor) {
-                    // TS 24.229 §5.4.1.2.1: a barred IMPU cannot be registered.
-                    return Err(SarRefused::Status(403, "Forbidden"));
-                }
-                for id in profile
-                    .service_profiles
-                    .iter()
-                    .flat_map(|p| &p.public_identities)
-                    .filter(|i| !i.barring_indication && i.wildcarded_psi.is_none())
-                {
-                    if !set.contains(&id.identity) {
-                        set.push(id.identity.clone());
-                    }
-                }
+            Ok(Some(profile)) => implicit_set_of(&profile, aor)
+                // TS 24.229 §5.4.1.2.1: a barred IMPU cannot be registered.
+                .ok_or(SarRefused::Status(403, "Forbidden")),
+            Ok(None) => Ok(vec![aor.to_string()]),
+            Err(e) => {
+                tracing::warn!(error = %e, "SAA User-Data unreadable; implicit set = IMPU");
+                Ok(vec![aor.to_string()])
             }
-            Ok(None) => {}
-            Err(e) => tracing::warn!(error = %e, "SAA User-Data unreadable; implicit set = IMPU"),
         }
-        Ok(set)
     }
 
     /// A SAR whose outcome does not change our answer; failures are logged and counted.
@@ -888,6 +893,79 @@ impl Registrar {
             ),
             associated_identities: Some(vec![rtr.user_name.clone()]),
         }
+    }
+
+    /// Answers a PPR (HSS-initiated profile update, TS 29.228 §6.2.2, TS 24.229 §5.4.1.7): the
+    /// implicit registration set of each registration of the IMPI is re-read from the new
+    /// User-Data and stored. An unreadable User-Data gets
+    /// DIAMETER_ERROR_NOT_SUPPORTED_USER_DATA; a PPR without one (charging or auth data only)
+    /// changes nothing here and gets DIAMETER_SUCCESS.
+    pub async fn handle_ppr(&self, ppr: PushProfileRequest) -> PushProfileAnswer {
+        let cxc = self.cx.config();
+        let answer = |result| PushProfileAnswer {
+            common: AnswerCommon::answering(
+                &ppr.common,
+                cxc.origin_host.clone(),
+                cxc.origin_realm.clone(),
+                result,
+            ),
+        };
+        let profile = match ppr.user_data() {
+            Ok(Some(p)) => p,
+            Ok(None) => return answer(CxResult::SUCCESS),
+            Err(e) => {
+                tracing::warn!(impi = %ppr.user_name, error = %e, "PPR User-Data unreadable");
+                return answer(CxResult::Experimental {
+                    vendor_id: 10415,
+                    code: 5009,
+                });
+            }
+        };
+        let impus: Vec<String> = profile
+            .service_profiles
+            .iter()
+            .flat_map(|p| &p.public_identities)
+            .map(|i| i.identity.clone())
+            .collect();
+        let mut result = CxResult::SUCCESS;
+        for impu in &impus {
+            for _ in 0..CAS_ATTEMPTS {
+                let cur = match self.store.get_registration(impu).await {
+                    Ok(Some(r)) if r.value.impi == ppr.user_name => r,
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, impu, "PPR: reading the registration failed");
+                        result = CxResult::ResultCode(cx::result::base::DIAMETER_UNABLE_TO_COMPLY);
+                        break;
+                    }
+                };
+                let Some(set) = implicit_set_of(&profile, impu) else {
+                    break; // now barred: left to the HSS's de-registration
+                };
+                if set == cur.value.implicit_set {
+                    break;
+                }
+                let mut next = cur.value.clone();
+                next.implicit_set = set;
+                match self
+                    .store
+                    .update_registration_if_version(&next, cur.version)
+                    .await
+                {
+                    Ok(CasOutcome::Applied(_)) => {
+                        tracing::info!(impu, "profile updated by PPR");
+                        break;
+                    }
+                    Ok(CasOutcome::Stale) => continue,
+                    Err(e) => {
+                        tracing::warn!(error = %e, impu, "PPR: writing the registration failed");
+                        result = CxResult::ResultCode(cx::result::base::DIAMETER_UNABLE_TO_COMPLY);
+                        break;
+                    }
+                }
+            }
+        }
+        answer(result)
     }
 }
 
