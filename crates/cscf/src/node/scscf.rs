@@ -180,6 +180,10 @@ async fn send_notifies(
     while let Some(batch) = outbox.recv().await {
         let (registrar, svc, ctx) = (registrar.clone(), svc.clone(), ctx.clone());
         tokio::spawn(async move {
+            if batch.iter().any(|n| n.follows_response) {
+                // the SUBSCRIBE's 200 is queued on the same loop as soon as the request task ends
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
             for n in batch {
                 let sent = match svc.next.flow(&n.next_hop).await {
                     Ok(flow) => ctx.send_request(n.message, flow).await.ok(),

@@ -45,6 +45,9 @@ pub struct OutgoingNotify {
     pub message: Message,
     /// Where to send it (first Route, or the Request-URI).
     pub next_hop: Uri,
+    /// It answers a SUBSCRIBE whose 200 is being sent: send it just after (RFC 6665 §4.2.1
+    /// allows either order; subscribers such as SIPp expect the 200 first).
+    pub follows_response: bool,
 }
 
 /// The NOTIFYs caused by one event, to be sent in this order.
@@ -114,6 +117,7 @@ impl RegEvent {
                 subscriber: sub.subscriber,
                 message,
                 next_hop,
+                follows_response: false,
             }),
             Err(e) => {
                 tracing::warn!(sub = %sub.id, error = %e, "cannot build a reg-event NOTIFY");
@@ -205,7 +209,7 @@ impl RegEvent {
             }
         }
         let resp = self.ok(req, &tag, granted);
-        self.emit(n.into_iter().collect());
+        self.emit(Self::after_response(n));
         resp
     }
 
@@ -253,8 +257,17 @@ impl RegEvent {
             n
         };
         let resp = self.ok(req, tag, granted);
-        self.emit(n.into_iter().collect());
+        self.emit(Self::after_response(n));
         resp
+    }
+
+    fn after_response(n: Option<OutgoingNotify>) -> NotifyBatch {
+        n.into_iter()
+            .map(|mut n| {
+                n.follows_response = true;
+                n
+            })
+            .collect()
     }
 
     async fn live_registration(&self, aor: &str, now: UnixSecs) -> Option<Registration> {
