@@ -344,3 +344,154 @@ impl RegistrationEnded for super::Pcscf {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn me() -> ProxyConfig {
+        ProxyConfig::new("pcscf.test", 5060)
+    }
+
+    fn msg(s: &str) -> Message {
+        Message::parse(s.replace('\n', "\r\n").into_bytes()).unwrap()
+    }
+
+    const REGISTER: &str = "REGISTER sip:ims.test SIP/2.0
+Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKr1
+From: <sip:alice@ims.test>;tag=a
+To: <sip:alice@ims.test>
+Call-ID: reg-1
+CSeq: 2 REGISTER
+Contact: <sip:alice@10.0.0.1:5060>
+Expires: 3600
+Content-Length: 0
+
+";
+
+    const OK: &str = "SIP/2.0 200 OK
+Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKr1
+From: <sip:alice@ims.test>;tag=a
+To: <sip:alice@ims.test>;tag=s
+Call-ID: reg-1
+CSeq: 2 REGISTER
+Contact: <sip:alice@10.0.0.1:5060>;expires=3600
+Service-Route: <sip:orig@scscf.test:6060;lr>
+Content-Length: 0
+
+";
+
+    fn notify(call_id: &str, state: &str, body: &str) -> Message {
+        msg(&format!(
+            "NOTIFY sip:pcscf.test:5060 SIP/2.0
+Via: SIP/2.0/UDP scscf.test:6060;branch=z9hG4bKn1
+From: <sip:alice@ims.test>;tag=s1
+To: <sip:pcscf.test:5060>;tag=p1
+Call-ID: {call_id}
+CSeq: 1 NOTIFY
+Event: reg
+Subscription-State: {state}
+Content-Type: application/reginfo+xml
+Content-Length: {}
+
+{body}",
+            body.len()
+        ))
+    }
+
+    fn doc(reg_state: &str, contact_state: &str, event: &str) -> String {
+        format!(
+            "<?xml version=\"1.0\"?><reginfo xmlns=\"urn:ietf:params:xml:ns:reginfo\" version=\"1\" state=\"partial\"><registration aor=\"sip:alice@ims.test\" id=\"r\" state=\"{reg_state}\"><contact id=\"c\" state=\"{contact_state}\" event=\"{event}\"><uri>sip:alice@10.0.0.1:5060</uri></contact></registration></reginfo>"
+        )
+    }
+
+    #[test]
+    fn subscribes_refreshes_and_removes_after_the_grace() {
+        let w = RegWatcher::new(Duration::from_secs(1));
+        let me = me();
+        let t0 = Instant::now();
+        let s = w
+            .on_registered(&msg(REGISTER), &msg(OK), &me)
+            .expect("a SUBSCRIBE after the first 200");
+        // TS 24.229 §5.2.3: to the IMPU, along the Service-Route, as the P-CSCF
+        let m = &s.message;
+        assert_eq!(m.method(), Some(Method::Subscribe));
+        assert_eq!(m.request_uri().unwrap().to_string(), "sip:alice@ims.test");
+        assert_eq!(s.next_hop.to_string(), "sip:orig@scscf.test:6060;lr");
+        assert_eq!(
+            m.header_value("P-Asserted-Identity").unwrap().to_string(),
+            "<sip:pcscf.test:5060>"
+        );
+        assert_eq!(m.expires().unwrap(), Some(SUBSCRIBE_EXPIRES));
+        // a re-registration does not subscribe again
+        assert!(w.on_registered(&msg(REGISTER), &msg(OK), &me).is_none());
+        let call_id = m.call_id().unwrap().to_string();
+        let ok = sip_stack::ua::response(m, 200, "OK", Some("s1"))
+            .header(HeaderName::Expires, 100)
+            .build()
+            .unwrap();
+        w.on_subscribe_answer("sip:alice@ims.test", Some(&ok), t0);
+        let (subs, gone) = w.due(t0 + Duration::from_secs(49), &me);
+        assert!(subs.is_empty() && gone.is_empty());
+        // refreshed at half the granted time, in the dialog
+        let (subs, _) = w.due(t0 + Duration::from_secs(50), &me);
+        assert_eq!(subs.len(), 1);
+        assert_eq!(subs[0].message.to().unwrap().tag(), Some("s1"));
+        assert_eq!(subs[0].message.cseq().unwrap().seq, 2);
+        w.on_subscribe_answer("sip:alice@ims.test", Some(&ok), t0);
+
+        // NOTIFYs: an unknown dialog 481; a refresh changes nothing; a rejected contact is
+        // removed only after the grace
+        let r = w.on_notify(
+            &notify("other", "active", &doc("active", "active", "registered")),
+            &me,
+            t0,
+        );
+        assert_eq!(r.unwrap().status(), Some(481));
+        let r = w.on_notify(
+            &notify(
+                &call_id,
+                "active;expires=50",
+                &doc("active", "active", "refreshed"),
+            ),
+            &me,
+            t0,
+        );
+        assert_eq!(r.unwrap().status(), Some(200));
+        assert!(w.due(t0 + Duration::from_secs(2), &me).1.is_empty());
+        let bad = notify(&call_id, "active", "<reginfo");
+        assert_eq!(w.on_notify(&bad, &me, t0).unwrap().status(), Some(400));
+        let r = w.on_notify(
+            &notify(
+                &call_id,
+                "terminated;reason=rejected",
+                &doc("terminated", "terminated", "rejected"),
+            ),
+            &me,
+            t0,
+        );
+        assert_eq!(r.unwrap().status(), Some(200));
+        assert_eq!(w.watched(), 0);
+        assert!(
+            w.due(t0 + Duration::from_millis(500), &me).1.is_empty(),
+            "grace"
+        );
+        let (_, gone) = w.due(t0 + Duration::from_secs(1), &me);
+        assert_eq!(
+            gone,
+            [(
+                "sip:alice@ims.test".to_string(),
+                "sip:alice@10.0.0.1:5060".to_string()
+            )]
+        );
+        // the dialog is over: 481; a NOTIFY for a UE (routed through us): not ours
+        let late = notify(&call_id, "active", "");
+        assert_eq!(w.on_notify(&late, &me, t0).unwrap().status(), Some(481));
+        let routed = notify(&call_id, "active", "").to_string().replace(
+            "NOTIFY sip:pcscf.test:5060",
+            "NOTIFY sip:alice@10.0.0.1:5060",
+        );
+        let routed = Message::parse(routed.into_bytes()).unwrap();
+        assert!(w.on_notify(&routed, &me, t0).is_none());
+    }
+}
