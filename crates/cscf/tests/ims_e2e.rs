@@ -71,7 +71,11 @@ impl Plan {
     }
     fn sip(&self, role: &str, port: u16) -> SipConfig {
         SipConfig {
-            listen: vec![format!("udp:127.0.0.1:{port}")],
+            // TCP too: requests above 1300 bytes go over TCP (RFC 3261 §18.1.1)
+            listen: vec![
+                format!("udp:127.0.0.1:{port}"),
+                format!("tcp:127.0.0.1:{port}"),
+            ],
             host: format!("{role}.e2e.test"),
             aliases: vec![],
             // only the I-CSCF's timers are shortened: upstream must outlast its fail-over
@@ -608,4 +612,133 @@ async fn reg_event_end_to_end_with_network_deregistration_and_pcscf_cleanup() {
     store.close().await;
     ims.stop().await;
     let _ = (&mut a, &mut b);
+}
+
+/// A UE simulator (`ue` crate) of demo subscriber `n`, running until stopped; its reports come
+/// through the channel.
+async fn sim_ue(
+    n: u64,
+    pcscf: SocketAddr,
+) -> (
+    tokio::task::JoinHandle<ue::driver::Outcome>,
+    tokio::sync::mpsc::UnboundedReceiver<ue::driver::Report>,
+    tokio::sync::watch::Sender<bool>,
+) {
+    use ue::driver::{RunOptions, TransportKind, Wire};
+    let isim = ue::Isim::from_hex(
+        &hex::encode(demo::DEMO_K),
+        Some(&hex::encode(demo::DEMO_OP)),
+        None,
+        None,
+    )
+    .unwrap();
+    let wire = Wire::udp(pcscf).await.unwrap();
+    let local = wire.local_addr();
+    let mut cfg = ue::UeConfig::new(
+        impi(n),
+        impu(n),
+        REALM,
+        local.ip().to_string(),
+        local.port(),
+    );
+    cfg.transport = TransportKind::Udp.via_token().into();
+    cfg.pcscf = Some((pcscf.ip().to_string(), pcscf.port()));
+    cfg.expires = 3600;
+    cfg.reg_event_expires = Some(600_000);
+    let ue = ue::Ue::new(cfg, ue::Credentials::Aka(Box::new(isim))).unwrap();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(async move {
+        let opts = RunOptions {
+            trace: true,
+            ..RunOptions::default()
+        };
+        ue::driver::run(ue, wire, &opts, stop_rx, move |r| {
+            let _ = tx.send(r);
+        })
+        .await
+    });
+    (task, rx, stop_tx)
+}
+
+/// Waits (10 s at most) for a report matching `want`.
+async fn report(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<ue::driver::Report>,
+    what: &str,
+    want: impl Fn(&ue::driver::Report) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut seen = Vec::new();
+    loop {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(r)) if want(&r) => return,
+            Ok(Some(r)) => seen.push(r),
+            Ok(None) => panic!("the UE ended before: {what}; it reported {seen:#?}"),
+            Err(_) => panic!("timed out waiting for: {what}; the UE reported {seen:#?}"),
+        }
+    }
+}
+
+/// TS 24.229 §5.1.1.3 / §5.4.1.5 with the UE simulator: an RTR that lets the user back
+/// (NEW_SERVER_ASSIGNED) gives `deactivated` and the UE registers again at once; an RTR with
+/// PERMANENT_TERMINATION gives `rejected` and the UE stays off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ue_simulator_reregisters_after_deactivated_and_stays_off_after_rejected() {
+    use ue::driver::{Outcome, Report};
+    let dir = TempDir::new("regev-sim");
+    let plan = Plan::new();
+    let ims = Ims::start(&plan, dir.path(), 2).await;
+    let store = SqliteStore::open_in_dir(dir.path()).await.unwrap();
+    let hss = ims.hss.as_ref().unwrap();
+
+    let (ue1, mut rx1, stop1) = sim_ue(1, ims.pcscf).await;
+    report(&mut rx1, "UE 1 subscribed", |r| {
+        matches!(r, Report::SubscribeAnswered(200))
+    })
+    .await;
+    let rep = hss
+        .deregister_with_code(&impi(1), "", cx::enums::ReasonCode::NewServerAssigned)
+        .await
+        .unwrap();
+    assert_eq!(rep.result_code, 2001);
+    // deactivated: a new initial registration and a new subscription
+    report(&mut rx1, "UE 1 registers again", |r| {
+        matches!(r, Report::Registered { initial: true, .. })
+    })
+    .await;
+    report(&mut rx1, "UE 1 subscribes again", |r| {
+        matches!(r, Report::SubscribeAnswered(200))
+    })
+    .await;
+    assert!(store.get_registration(&impu(1)).await.unwrap().is_some());
+    assert_eq!(ims.hss_state(1).await.0, RegistrationState::Registered);
+
+    let (ue2, mut rx2, _stop2) = sim_ue(2, ims.pcscf).await;
+    report(&mut rx2, "UE 2 subscribed", |r| {
+        matches!(r, Report::SubscribeAnswered(200))
+    })
+    .await;
+    hss.deregister(&impi(2), "operator").await.unwrap();
+    // rejected: the UE gives up and does not register again
+    let out = tokio::time::timeout(Duration::from_secs(10), ue2)
+        .await
+        .expect("UE 2 ends")
+        .unwrap();
+    match out {
+        Outcome::Failed(why) => assert!(why.contains("rejected"), "{why}"),
+        other => panic!("UE 2 should have given up: {other:?}"),
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(store.get_registration(&impu(2)).await.unwrap().is_none());
+    assert_ne!(ims.hss_state(2).await.0, RegistrationState::Registered);
+
+    // UE 1 is still fine and de-registers when told to
+    stop1.send(true).unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(40), ue1)
+        .await
+        .expect("UE 1 ends")
+        .unwrap();
+    assert_eq!(out, Outcome::Deregistered);
+    store.close().await;
+    ims.stop().await;
 }
