@@ -1701,8 +1701,15 @@ async fn reregister_racing_the_expiry_never_deregisters() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ppr_updates_the_implicit_set() {
     let f = fixture(cfg()).await;
+    let mut outbox = f.reg.reg_event().take_outbox().unwrap();
     let mut ue = Ue::new("ppr-1");
     register_fully(&f.reg, &mut ue, 3600).await;
+    let ok = f
+        .reg
+        .handle_subscribe(&subscribe("ppr-sub", 1, 600_000, None, Some(IMPU), ""))
+        .await;
+    assert_eq!(status(&ok), 200);
+    drain(&mut outbox);
     assert!(f
         .reg
         .lookup(IMPU)
@@ -1743,6 +1750,20 @@ async fn ppr_updates_the_implicit_set() {
     assert_eq!(ppa.common.session_id, "hss.ims.example;7;7");
     let reg = f.reg.lookup(IMPU).await.unwrap().unwrap();
     assert_eq!(reg.implicit_set, [IMPU]);
+    // the subscriber hears that the tel URI left the set
+    let n = one(&mut outbox);
+    let d = reginfo_of(&n.message);
+    assert_eq!((d.version, d.state), (1, DocState::Partial));
+    assert_eq!(aors(&d), [TEL]);
+    assert_eq!(d.registrations[0].state, RegState::Terminated);
+    assert_eq!(
+        (
+            d.registrations[0].contacts[0].state,
+            d.registrations[0].contacts[0].event
+        ),
+        (ContactState::Terminated, ContactEvent::Deactivated)
+    );
+    assert!(header(&n.message, "Subscription-State").starts_with("active"));
     let ppa = f
         .reg
         .handle_ppr(ppr(Some(bytes::Bytes::from_static(b"<not-a-profile"))))

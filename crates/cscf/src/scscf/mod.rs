@@ -897,7 +897,7 @@ impl Registrar {
 
     /// Answers a PPR (HSS-initiated profile update, TS 29.228 §6.2.2, TS 24.229 §5.4.1.7): the
     /// implicit registration set of each registration of the IMPI is re-read from the new
-    /// User-Data and stored. An unreadable User-Data gets
+    /// User-Data and stored, and reg-event subscribers hear of the identities added or removed. An unreadable User-Data gets
     /// DIAMETER_ERROR_NOT_SUPPORTED_USER_DATA; a PPR without one (charging or auth data only)
     /// changes nothing here and gets DIAMETER_SUCCESS.
     pub async fn handle_ppr(&self, ppr: PushProfileRequest) -> PushProfileAnswer {
@@ -954,6 +954,10 @@ impl Registrar {
                 {
                     Ok(CasOutcome::Applied(_)) => {
                         tracing::info!(impu, "profile updated by PPR");
+                        let now = unix(SystemTime::now());
+                        if let Err(e) = self.reg_event.set_changed(&cur.value, &next, now).await {
+                            tracing::warn!(impu, error = %e, "reg-event NOTIFYs after PPR failed");
+                        }
                         break;
                     }
                     Ok(CasOutcome::Stale) => continue,

@@ -322,6 +322,33 @@ impl RegEvent {
         Ok(n)
     }
 
+    /// The implicit registration set of `aor` changed (PPR): a partial NOTIFY to each
+    /// subscription naming the identities added (`created`) and removed (`deactivated`).
+    pub async fn set_changed(
+        &self,
+        before: &Registration,
+        after: &Registration,
+        now: UnixSecs,
+    ) -> Result<usize, CscfError> {
+        let _g = self.lock.lock().await;
+        let mut subs = self.store.reg_subscriptions_of(&after.aor).await?;
+        subs.sort_by_key(|s| s.subscriber == RegSubscriber::Pcscf);
+        let mut batch = Vec::new();
+        for mut sub in subs {
+            let version = sub.version.map_or(0, |v| v.wrapping_add(1));
+            let Some(doc) = notifier::set_change_doc(before, after, version, now) else {
+                continue;
+            };
+            sub.version = Some(version);
+            let left = sub.expires_at.saturating_sub(now);
+            batch.extend(self.notify(&mut sub, SubState::Active(left), Some(doc)));
+            self.store.put_reg_subscription(&sub).await?;
+        }
+        let n = batch.len();
+        self.emit(batch);
+        Ok(n)
+    }
+
     /// Durable expiry of subscriptions (RFC 6665 §4.2.2): each one past its expiry at `now` gets
     /// a final NOTIFY (`terminated;reason=timeout`, full state) and is removed. Returns how many.
     pub async fn expire(&self, now: UnixSecs) -> Result<usize, CscfError> {

@@ -206,6 +206,52 @@ pub fn partial_doc(
     })
 }
 
+/// A change of the implicit registration set (PPR, TS 24.229 §5.4.2.1.2) as a partial document:
+/// each identity added is `active` with its contacts `created`; each identity removed is
+/// `terminated` with its contacts `deactivated`. `None` when the set did not change.
+pub fn set_change_doc(
+    before: &Registration,
+    after: &Registration,
+    version: u32,
+    now: UnixSecs,
+) -> Option<Reginfo> {
+    let old = identities(before);
+    let new = identities(after);
+    let live: Vec<&RegContact> = after
+        .contacts
+        .iter()
+        .filter(|c| c.expires_at > now)
+        .collect();
+    let mut registrations = Vec::new();
+    for impu in new.iter().filter(|i| !old.contains(i)) {
+        let contacts = live
+            .iter()
+            .map(|c| contact_info(impu, c, ContactState::Active, ContactEvent::Created, now))
+            .collect();
+        registrations.push(registration(impu, RegState::Active, contacts));
+    }
+    for impu in old.iter().filter(|i| !new.contains(i)) {
+        let contacts = live
+            .iter()
+            .map(|c| {
+                contact_info(
+                    impu,
+                    c,
+                    ContactState::Terminated,
+                    ContactEvent::Deactivated,
+                    now,
+                )
+            })
+            .collect();
+        registrations.push(registration(impu, RegState::Terminated, contacts));
+    }
+    (!registrations.is_empty()).then_some(Reginfo {
+        version,
+        state: DocState::Partial,
+        registrations,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
