@@ -25,6 +25,9 @@ use sip::Message;
 use testkit::ims_ue::TestUe;
 use testkit::scratch::{free_udp_port, TempDir};
 
+#[path = "harness/reginfo_check.rs"]
+mod reginfo_check;
+
 const REALM: &str = demo::DEMO_REALM;
 
 /// Ports and names of one deployment.
@@ -68,7 +71,11 @@ impl Plan {
     }
     fn sip(&self, role: &str, port: u16) -> SipConfig {
         SipConfig {
-            listen: vec![format!("udp:127.0.0.1:{port}")],
+            // TCP too: requests above 1300 bytes go over TCP (RFC 3261 §18.1.1)
+            listen: vec![
+                format!("udp:127.0.0.1:{port}"),
+                format!("tcp:127.0.0.1:{port}"),
+            ],
             host: format!("{role}.e2e.test"),
             aliases: vec![],
             // only the I-CSCF's timers are shortened: upstream must outlast its fail-over
@@ -429,4 +436,309 @@ async fn registrations_survive_a_restart_and_route_requests() {
     ims.stop().await;
     let _ = &mut a;
     let _ = &mut b;
+}
+
+/// The next SIP message the UE receives (10 s at most) and where from.
+async fn next_message(ue: &TestUe) -> (Message, SocketAddr) {
+    let mut buf = vec![0u8; 65535];
+    let (n, from) = tokio::time::timeout(Duration::from_secs(10), ue.sock.recv_from(&mut buf))
+        .await
+        .expect("the UE receives a message")
+        .unwrap();
+    (
+        Message::parse(bytes::Bytes::copy_from_slice(&buf[..n])).unwrap(),
+        from,
+    )
+}
+
+/// Receives until a NOTIFY arrives (answered 200) and, if `want_response`, the final response
+/// to our request; returns (NOTIFY, response).
+async fn notify_and_response(ue: &TestUe, want_response: bool) -> (Message, Option<Message>) {
+    let (mut notify, mut resp) = (None, None);
+    while notify.is_none() || (want_response && resp.is_none()) {
+        let (m, from) = next_message(ue).await;
+        if m.method() == Some(sip::Method::Notify) {
+            let ok = sip_stack::ua::response(&m, 200, "OK", None)
+                .build()
+                .unwrap();
+            ue.sock.send_to(&ok.wire(), from).await.unwrap();
+            assert!(notify.is_none(), "one NOTIFY expected: {m}");
+            notify = Some(m);
+        } else if m.status().is_some_and(|s| s >= 200) {
+            resp = Some(m);
+        }
+    }
+    (notify.unwrap(), resp)
+}
+
+fn reg_subscribe(ue: &TestUe, pcscf_port: u16, target: &str, call_id: &str) -> String {
+    format!(
+        "SUBSCRIBE {target} SIP/2.0\r\nVia: SIP/2.0/UDP {l};branch=z9hG4bK{call_id};rport\r\n\
+         Max-Forwards: 70\r\nRoute: <sip:pcscf.e2e.test:{pcscf_port};lr>\r\n\
+         From: <{from}>;tag={call_id}\r\nTo: <{target}>\r\nCall-ID: {call_id}\r\n\
+         CSeq: 1 SUBSCRIBE\r\nContact: <{contact}>\r\nEvent: reg\r\n\
+         Accept: application/reginfo+xml\r\nExpires: 600000\r\nContent-Length: 0\r\n\r\n",
+        l = ue.local(),
+        from = ue.impu,
+        contact = ue.contact(),
+    )
+}
+
+/// Polls `f` every 50 ms for at most 10 s.
+async fn eventually<F, Fut>(what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..200 {
+        if f().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+/// The reg event on the network (TS 24.229 §5.2.3, §5.4.2): the P-CSCF subscribes after the
+/// 200; the UE subscribes through the P-CSCF and gets the full state; a stranger gets 403; the
+/// operator de-registers the user at the HSS (RTR): the UE hears `rejected` through the P-CSCF,
+/// then the P-CSCF, told by its own NOTIFY, removes the UE's registration.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reg_event_end_to_end_with_network_deregistration_and_pcscf_cleanup() {
+    use cscf::store::RegSubscriber;
+    use ue::reginfo::{ContactEvent, ContactState, DocState, RegState};
+    let dir = TempDir::new("regev");
+    let plan = Plan::new();
+    let ims = Ims::start(&plan, dir.path(), 2).await;
+    let store = SqliteStore::open_in_dir(dir.path()).await.unwrap();
+    let mut a = test_ue(1, ims.pcscf).await;
+    let mut b = test_ue(2, ims.pcscf).await;
+    assert_eq!(a.register(3600).await.1.status(), Some(200));
+    assert_eq!(b.register(3600).await.1.status(), Some(200));
+
+    // the P-CSCF subscribed to A's registration (TS 24.229 §5.2.3)
+    eventually("the P-CSCF's reg subscription", || async {
+        store
+            .reg_subscriptions_of(&impu(1))
+            .await
+            .unwrap()
+            .iter()
+            .any(|s| s.subscriber == RegSubscriber::Pcscf)
+    })
+    .await;
+
+    // A subscribes through the P-CSCF: 200, then the full state
+    a.send(&reg_subscribe(&a, plan.pcscf, &impu(1), "regev-a"))
+        .await;
+    let (notify, ok) = notify_and_response(&a, true).await;
+    let ok = ok.unwrap();
+    assert_eq!(ok.status(), Some(200), "{ok}");
+    let tag = ok.to().unwrap().tag().unwrap().to_string();
+    assert_eq!(notify.from().unwrap().tag(), Some(tag.as_str()));
+    assert_eq!(notify.to().unwrap().tag(), Some("regev-a"));
+    assert_eq!(notify.request_uri().unwrap().to_string(), a.contact());
+    assert!(header(&notify, "Subscription-State").starts_with("active;expires="));
+    let d = reginfo_check::reginfo_of(&notify);
+    assert_eq!((d.version, d.state), (0, DocState::Full));
+    assert_eq!(d.registrations[0].aor, impu(1));
+    assert_eq!(d.registrations[0].state, RegState::Active);
+    assert_eq!(d.registrations[0].contacts[0].uri, a.contact());
+    assert_eq!(
+        d.registrations[0].contacts[0].event,
+        ContactEvent::Registered
+    );
+
+    // B (registered) asks for A's registration: 403
+    let r = b
+        .request(&reg_subscribe(&b, plan.pcscf, &impu(1), "regev-b"))
+        .await;
+    assert_eq!(r.status(), Some(403), "{r}");
+
+    // network-initiated de-registration: HSS → RTR → S-CSCF → NOTIFY (rejected) to A
+    let rep = ims
+        .hss
+        .as_ref()
+        .unwrap()
+        .deregister(&impi(1), "operator")
+        .await
+        .expect("RTR");
+    assert_eq!(rep.result_code, 2001);
+    let (notify, _) = notify_and_response(&a, false).await;
+    let d = reginfo_check::reginfo_of(&notify);
+    assert_eq!((d.version, d.state), (1, DocState::Partial));
+    let c = &d.registrations[0].contacts[0];
+    assert_eq!(
+        (c.state, c.event),
+        (ContactState::Terminated, ContactEvent::Rejected)
+    );
+    assert_eq!(d.registrations[0].state, RegState::Terminated);
+    assert_eq!(
+        header(&notify, "Subscription-State"),
+        "terminated;reason=rejected"
+    );
+    assert_eq!(notify.cseq().unwrap().seq, 2);
+    // the P-CSCF's own NOTIFY makes it forget A (after A's NOTIFY went through it)
+    eventually("the P-CSCF forgets A", || async {
+        store
+            .get_ue_registration(&impu(1), &a.contact())
+            .await
+            .unwrap()
+            .is_none()
+    })
+    .await;
+    assert!(store.get_registration(&impu(1)).await.unwrap().is_none());
+    assert!(store
+        .reg_subscriptions_of(&impu(1))
+        .await
+        .unwrap()
+        .is_empty());
+    // B is untouched
+    assert!(store
+        .get_ue_registration(&impu(2), &b.contact())
+        .await
+        .unwrap()
+        .is_some());
+    // A's requests are now refused by the P-CSCF (not registered)
+    let msg = format!(
+        "MESSAGE {to} SIP/2.0\r\nVia: SIP/2.0/UDP {l};branch=z9hG4bKafter;rport\r\n\
+         Max-Forwards: 70\r\nFrom: <{from}>;tag=m2\r\nTo: <{to}>\r\nCall-ID: after-rtr\r\n\
+         CSeq: 1 MESSAGE\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi",
+        to = impu(2),
+        from = impu(1),
+        l = a.local(),
+    );
+    let r = a.request(&msg).await;
+    assert_eq!(r.status(), Some(403), "{r}");
+    store.close().await;
+    ims.stop().await;
+    let _ = (&mut a, &mut b);
+}
+
+/// A UE simulator (`ue` crate) of demo subscriber `n`, running until stopped; its reports come
+/// through the channel.
+async fn sim_ue(
+    n: u64,
+    pcscf: SocketAddr,
+) -> (
+    tokio::task::JoinHandle<ue::driver::Outcome>,
+    tokio::sync::mpsc::UnboundedReceiver<ue::driver::Report>,
+    tokio::sync::watch::Sender<bool>,
+) {
+    use ue::driver::{RunOptions, TransportKind, Wire};
+    let isim = ue::Isim::from_hex(
+        &hex::encode(demo::DEMO_K),
+        Some(&hex::encode(demo::DEMO_OP)),
+        None,
+        None,
+    )
+    .unwrap();
+    let wire = Wire::udp(pcscf).await.unwrap();
+    let local = wire.local_addr();
+    let mut cfg = ue::UeConfig::new(
+        impi(n),
+        impu(n),
+        REALM,
+        local.ip().to_string(),
+        local.port(),
+    );
+    cfg.transport = TransportKind::Udp.via_token().into();
+    cfg.pcscf = Some((pcscf.ip().to_string(), pcscf.port()));
+    cfg.expires = 3600;
+    cfg.reg_event_expires = Some(600_000);
+    let ue = ue::Ue::new(cfg, ue::Credentials::Aka(Box::new(isim))).unwrap();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(async move {
+        let opts = RunOptions {
+            trace: true,
+            ..RunOptions::default()
+        };
+        ue::driver::run(ue, wire, &opts, stop_rx, move |r| {
+            let _ = tx.send(r);
+        })
+        .await
+    });
+    (task, rx, stop_tx)
+}
+
+/// Waits (10 s at most) for a report matching `want`.
+async fn report(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<ue::driver::Report>,
+    what: &str,
+    want: impl Fn(&ue::driver::Report) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut seen = Vec::new();
+    loop {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(r)) if want(&r) => return,
+            Ok(Some(r)) => seen.push(r),
+            Ok(None) => panic!("the UE ended before: {what}; it reported {seen:#?}"),
+            Err(_) => panic!("timed out waiting for: {what}; the UE reported {seen:#?}"),
+        }
+    }
+}
+
+/// TS 24.229 §5.1.1.3 / §5.4.1.5 with the UE simulator: an RTR that lets the user back
+/// (NEW_SERVER_ASSIGNED) gives `deactivated` and the UE registers again at once; an RTR with
+/// PERMANENT_TERMINATION gives `rejected` and the UE stays off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ue_simulator_reregisters_after_deactivated_and_stays_off_after_rejected() {
+    use ue::driver::{Outcome, Report};
+    let dir = TempDir::new("regev-sim");
+    let plan = Plan::new();
+    let ims = Ims::start(&plan, dir.path(), 2).await;
+    let store = SqliteStore::open_in_dir(dir.path()).await.unwrap();
+    let hss = ims.hss.as_ref().unwrap();
+
+    let (ue1, mut rx1, stop1) = sim_ue(1, ims.pcscf).await;
+    report(&mut rx1, "UE 1 subscribed", |r| {
+        matches!(r, Report::SubscribeAnswered(200))
+    })
+    .await;
+    let rep = hss
+        .deregister_with_code(&impi(1), "", cx::enums::ReasonCode::NewServerAssigned)
+        .await
+        .unwrap();
+    assert_eq!(rep.result_code, 2001);
+    // deactivated: a new initial registration and a new subscription
+    report(&mut rx1, "UE 1 registers again", |r| {
+        matches!(r, Report::Registered { initial: true, .. })
+    })
+    .await;
+    report(&mut rx1, "UE 1 subscribes again", |r| {
+        matches!(r, Report::SubscribeAnswered(200))
+    })
+    .await;
+    assert!(store.get_registration(&impu(1)).await.unwrap().is_some());
+    assert_eq!(ims.hss_state(1).await.0, RegistrationState::Registered);
+
+    let (ue2, mut rx2, _stop2) = sim_ue(2, ims.pcscf).await;
+    report(&mut rx2, "UE 2 subscribed", |r| {
+        matches!(r, Report::SubscribeAnswered(200))
+    })
+    .await;
+    hss.deregister(&impi(2), "operator").await.unwrap();
+    // rejected: the UE gives up and does not register again
+    let out = tokio::time::timeout(Duration::from_secs(10), ue2)
+        .await
+        .expect("UE 2 ends")
+        .unwrap();
+    match out {
+        Outcome::Failed(why) => assert!(why.contains("rejected"), "{why}"),
+        other => panic!("UE 2 should have given up: {other:?}"),
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(store.get_registration(&impu(2)).await.unwrap().is_none());
+    assert_ne!(ims.hss_state(2).await.0, RegistrationState::Registered);
+
+    // UE 1 is still fine and de-registers when told to
+    stop1.send(true).unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(40), ue1)
+        .await
+        .expect("UE 1 ends")
+        .unwrap();
+    assert_eq!(out, Outcome::Deregistered);
+    store.close().await;
+    ims.stop().await;
 }

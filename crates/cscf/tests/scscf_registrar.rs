@@ -16,7 +16,7 @@ use cscf::scscf::{Registrar, ScscfConfig};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use cscf::store::{
-    AuthChallenge, CasOutcome, ExpiredChallenge, Expiring, NcCheck, Registration,
+    AuthChallenge, CasOutcome, ExpiredChallenge, Expiring, NcCheck, RegSubscription, Registration,
     RegistrationStore, SqliteStore, UeRegistration, UnixSecs, Version, Versioned,
 };
 use cscf::CscfError;
@@ -688,6 +688,24 @@ impl RegistrationStore for RacingStore {
     ) -> Result<Vec<ExpiredChallenge>, CscfError> {
         self.inner.purge_expired_challenges(now).await
     }
+    async fn put_reg_subscription(&self, sub: &RegSubscription) -> Result<(), CscfError> {
+        self.inner.put_reg_subscription(sub).await
+    }
+    async fn get_reg_subscription(&self, id: &str) -> Result<Option<RegSubscription>, CscfError> {
+        self.inner.get_reg_subscription(id).await
+    }
+    async fn reg_subscriptions_of(&self, aor: &str) -> Result<Vec<RegSubscription>, CscfError> {
+        self.inner.reg_subscriptions_of(aor).await
+    }
+    async fn remove_reg_subscription(&self, id: &str) -> Result<bool, CscfError> {
+        self.inner.remove_reg_subscription(id).await
+    }
+    async fn reg_subscriptions_expiring_before(
+        &self,
+        before: UnixSecs,
+    ) -> Result<Vec<RegSubscription>, CscfError> {
+        self.inner.reg_subscriptions_expiring_before(before).await
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -909,4 +927,854 @@ async fn akav2_and_sip_digest_schemes() {
         .handle_register(&ue.register(3600, Some(&right), ""), &flow())
         .await;
     assert_eq!(status(&ok), 200, "{ok}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The reg event package (RFC 3680, TS 24.229 §5.4.2.1): SUBSCRIBE, full then partial NOTIFYs
+// through a registration's whole life. NOTIFYs are taken from the registrar's outbox; every body
+// is checked against RFC 3680's schema with xmllint and parsed by the UE's reader.
+
+use cscf::scscf::regevent::OutgoingNotify;
+use cscf::store::RegSubscriber;
+use harness::reginfo_check::reginfo_of;
+use tokio::sync::mpsc::UnboundedReceiver;
+use ue::reginfo::{ContactEvent, ContactState, DocState, RegState};
+
+const UE_CONTACT: &str = "sip:alice@127.0.0.1:5070";
+
+fn protected_authz() -> String {
+    format!(
+        "Digest username=\"{IMPI}\", realm=\"{REALM}\", nonce=\"\", uri=\"sip:{REALM}\", response=\"\", integrity-protected=\"yes\""
+    )
+}
+
+/// A reg SUBSCRIBE as it reaches the S-CSCF from the P-CSCF: asserted identity `pai`, optional
+/// To tag (refresh), Expires, extra header lines.
+fn subscribe(
+    call_id: &str,
+    cseq: u32,
+    expires: u32,
+    to_tag: Option<&str>,
+    pai: Option<&str>,
+    extra: &str,
+) -> Message {
+    let to_tag = to_tag.map(|t| format!(";tag={t}")).unwrap_or_default();
+    let pai = pai
+        .map(|p| format!("P-Asserted-Identity: <{p}>\r\n"))
+        .unwrap_or_default();
+    let raw = format!(
+        "SUBSCRIBE {IMPU} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKs{call_id}{cseq}\r\n\
+         Max-Forwards: 70\r\n\
+         From: <{IMPU}>;tag=uesub\r\n\
+         To: <{IMPU}>{to_tag}\r\n\
+         Call-ID: {call_id}\r\n\
+         CSeq: {cseq} SUBSCRIBE\r\n\
+         Contact: <{UE_CONTACT}>\r\n\
+         Event: reg\r\n\
+         Expires: {expires}\r\n\
+         {pai}{extra}\
+         Content-Length: 0\r\n\r\n"
+    );
+    Message::parse(raw.into_bytes()).unwrap()
+}
+
+fn drain(rx: &mut UnboundedReceiver<Vec<OutgoingNotify>>) -> Vec<OutgoingNotify> {
+    let mut out = Vec::new();
+    while let Ok(b) = rx.try_recv() {
+        out.extend(b);
+    }
+    out
+}
+
+fn one(rx: &mut UnboundedReceiver<Vec<OutgoingNotify>>) -> OutgoingNotify {
+    let mut v = drain(rx);
+    assert_eq!(v.len(), 1, "expected one NOTIFY: {v:?}");
+    v.remove(0)
+}
+
+fn header(m: &Message, name: &str) -> String {
+    m.header_value(name)
+        .map(|v| v.to_string())
+        .unwrap_or_default()
+}
+
+fn cseq_of(m: &Message) -> u32 {
+    m.cseq().unwrap().seq
+}
+
+/// The event and state of our contact in every registration of the document (all IMPUs of the
+/// implicit set must agree).
+fn our_contact(d: &ue::reginfo::Reginfo) -> (ContactState, ContactEvent) {
+    let mut seen = Vec::new();
+    for r in &d.registrations {
+        let c = r
+            .contacts
+            .iter()
+            .find(|c| c.uri == UE_CONTACT)
+            .unwrap_or_else(|| panic!("our contact missing in {r:?}"));
+        seen.push((c.state, c.event));
+    }
+    assert!(seen.windows(2).all(|w| w[0] == w[1]), "{seen:?}");
+    seen[0]
+}
+
+fn aors(d: &ue::reginfo::Reginfo) -> Vec<String> {
+    d.registrations.iter().map(|r| r.aor.clone()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reg_event_full_then_partial_through_register_refresh_shorten_deregister() {
+    let f = fixture(cfg()).await;
+    let mut outbox = f.reg.reg_event().take_outbox().expect("outbox");
+    let mut ue = Ue::new("regev-1");
+    register_fully(&f.reg, &mut ue, 3600).await;
+    assert!(drain(&mut outbox).is_empty(), "no subscription yet");
+
+    // SUBSCRIBE from the UE: 200 with our tag, Contact and the granted Expires
+    let sub = subscribe(
+        "sub-1",
+        1,
+        600_000,
+        None,
+        Some(IMPU),
+        "Accept: application/reginfo+xml\r\n",
+    );
+    let ok = f.reg.handle_subscribe(&sub).await;
+    assert_eq!(status(&ok), 200, "{ok}");
+    let our_tag = ok.to().unwrap().tag().expect("To tag").to_string();
+    assert_eq!(header(&ok, "Contact"), format!("<{SCSCF_NAME}>"));
+    assert_eq!(ok.expires().unwrap(), Some(600_000));
+    let stored = f
+        .store
+        .get_reg_subscription(&format!("sub-1;{our_tag}"))
+        .await
+        .unwrap()
+        .expect("subscription stored");
+    assert_eq!(stored.subscriber, RegSubscriber::Ue);
+
+    // the immediate NOTIFY: full state, version 0, dialog from the SUBSCRIBE (RFC 3261 §12)
+    let n = one(&mut outbox);
+    let m = &n.message;
+    assert_eq!(m.method(), Some(sip::Method::Notify));
+    assert_eq!(m.request_uri().unwrap().to_string(), UE_CONTACT);
+    assert_eq!(header(m, "Route"), PATH, "Path as route set: {m}");
+    assert_eq!(n.next_hop.to_string(), "sip:term@pcscf.ims.example;lr");
+    assert_eq!(m.from().unwrap().tag(), Some(our_tag.as_str()));
+    assert_eq!(m.to().unwrap().tag(), Some("uesub"));
+    assert_eq!(m.call_id().unwrap().to_string(), "sub-1");
+    assert_eq!(cseq_of(m), 1);
+    assert_eq!(header(m, "Event"), "reg");
+    assert!(
+        header(m, "Subscription-State").starts_with("active;expires="),
+        "{m}"
+    );
+    let d = reginfo_of(m);
+    assert_eq!((d.version, d.state), (0, DocState::Full));
+    assert_eq!(aors(&d), [IMPU, TEL], "the implicit set");
+    assert!(d.registrations.iter().all(|r| r.state == RegState::Active));
+    assert_eq!(
+        our_contact(&d),
+        (ContactState::Active, ContactEvent::Registered)
+    );
+
+    // re-registration (protected, longer): refreshed, version 1, CSeq 2
+    let ok = f
+        .reg
+        .handle_register(&ue.register(7200, Some(&protected_authz()), ""), &flow())
+        .await;
+    assert_eq!(status(&ok), 200);
+    let n = one(&mut outbox);
+    let d = reginfo_of(&n.message);
+    assert_eq!((d.version, d.state), (1, DocState::Partial));
+    assert_eq!(cseq_of(&n.message), 2);
+    assert_eq!(
+        our_contact(&d),
+        (ContactState::Active, ContactEvent::Refreshed)
+    );
+    assert!(header(&n.message, "Subscription-State").starts_with("active"));
+
+    // re-registration with a shorter interval: shortened, version 2
+    let ok = f
+        .reg
+        .handle_register(&ue.register(600, Some(&protected_authz()), ""), &flow())
+        .await;
+    assert_eq!(status(&ok), 200);
+    let n = one(&mut outbox);
+    let d = reginfo_of(&n.message);
+    assert_eq!((d.version, cseq_of(&n.message)), (2, 3));
+    assert_eq!(
+        our_contact(&d),
+        (ContactState::Active, ContactEvent::Shortened)
+    );
+    let c = &d.registrations[0].contacts[0];
+    assert!(c.expires.is_some_and(|e| e <= 600 && e > 500), "{c:?}");
+
+    // de-registration by the UE: unregistered, registration terminated, subscription ended
+    let ok = f
+        .reg
+        .handle_register(&ue.register(0, Some(&protected_authz()), ""), &flow())
+        .await;
+    assert_eq!(status(&ok), 200);
+    let n = one(&mut outbox);
+    let d = reginfo_of(&n.message);
+    assert_eq!((d.version, cseq_of(&n.message)), (3, 4));
+    assert_eq!(
+        our_contact(&d),
+        (ContactState::Terminated, ContactEvent::Unregistered)
+    );
+    assert!(d
+        .registrations
+        .iter()
+        .all(|r| r.state == RegState::Terminated));
+    assert_eq!(
+        header(&n.message, "Subscription-State"),
+        "terminated;reason=noresource"
+    );
+    assert!(f.store.reg_subscriptions_of(IMPU).await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reg_subscribe_is_refused_to_strangers_and_checked() {
+    let f = fixture(cfg()).await;
+    let mut outbox = f.reg.reg_event().take_outbox().expect("outbox");
+    // not registered: 403
+    let r = f
+        .reg
+        .handle_subscribe(&subscribe("s-0", 1, 600_000, None, Some(IMPU), ""))
+        .await;
+    assert_eq!(status(&r), 403, "{r}");
+    let mut ue = Ue::new("regev-2");
+    register_fully(&f.reg, &mut ue, 3600).await;
+    // another user's asserted identity, or none: 403 (TS 24.229 §5.4.2.1.1)
+    for pai in [Some("sip:mallory@ims.example"), None] {
+        let r = f
+            .reg
+            .handle_subscribe(&subscribe("s-1", 1, 600_000, None, pai, ""))
+            .await;
+        assert_eq!(status(&r), 403, "{pai:?}: {r}");
+    }
+    // a P-CSCF that is not on the Path: 403
+    let r = f
+        .reg
+        .handle_subscribe(&subscribe(
+            "s-2",
+            1,
+            600_000,
+            None,
+            Some("sip:pcscf.elsewhere.example"),
+            "",
+        ))
+        .await;
+    assert_eq!(status(&r), 403, "{r}");
+    assert!(drain(&mut outbox).is_empty(), "no NOTIFY to strangers");
+    // too brief: 423 with Min-Expires; unacceptable Accept: 406
+    let r = f
+        .reg
+        .handle_subscribe(&subscribe("s-3", 1, 10, None, Some(IMPU), ""))
+        .await;
+    assert_eq!(status(&r), 423, "{r}");
+    assert_eq!(header(&r, "Min-Expires"), "60");
+    let r = f
+        .reg
+        .handle_subscribe(&subscribe(
+            "s-4",
+            1,
+            600,
+            None,
+            Some(IMPU),
+            "Accept: text/plain\r\n",
+        ))
+        .await;
+    assert_eq!(status(&r), 406, "{r}");
+    // too long: shortened to the maximum
+    let r = f
+        .reg
+        .handle_subscribe(&subscribe("s-5", 1, 900_000, None, Some(IMPU), ""))
+        .await;
+    assert_eq!(status(&r), 200, "{r}");
+    assert_eq!(r.expires().unwrap(), Some(600_000));
+    // the P-CSCF on the Path (its URI asserted, TS 24.229 §5.2.3) may subscribe
+    let r = f
+        .reg
+        .handle_subscribe(&subscribe(
+            "s-6",
+            1,
+            600_000,
+            None,
+            Some("sip:pcscf.ims.example"),
+            "",
+        ))
+        .await;
+    assert_eq!(status(&r), 200, "{r}");
+    let subs = f.store.reg_subscriptions_of(IMPU).await.unwrap();
+    let kinds: Vec<_> = subs
+        .iter()
+        .map(|s| (s.call_id.as_str(), s.subscriber))
+        .collect();
+    assert_eq!(
+        kinds,
+        [("s-5", RegSubscriber::Ue), ("s-6", RegSubscriber::Pcscf)]
+    );
+    // the P-CSCF has no Record-Route: its NOTIFYs go straight to its Contact
+    let n = drain(&mut outbox);
+    assert_eq!(n.len(), 2);
+    // a refresh in an unknown dialog: 481
+    let r = f
+        .reg
+        .handle_subscribe(&subscribe("s-7", 2, 600, Some("nosuchtag"), Some(IMPU), ""))
+        .await;
+    assert_eq!(status(&r), 481, "{r}");
+    // a fetch (Expires: 0): one full NOTIFY, terminated, nothing kept
+    let r = f
+        .reg
+        .handle_subscribe(&subscribe("s-8", 1, 0, None, Some(IMPU), ""))
+        .await;
+    assert_eq!(status(&r), 200, "{r}");
+    let n = one(&mut outbox);
+    assert_eq!(
+        header(&n.message, "Subscription-State"),
+        "terminated;reason=timeout"
+    );
+    assert_eq!(reginfo_of(&n.message).state, DocState::Full);
+    assert_eq!(f.store.reg_subscriptions_of(IMPU).await.unwrap().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reg_subscription_refresh_unsubscribe_and_expiry() {
+    let f = fixture(cfg()).await;
+    let mut outbox = f.reg.reg_event().take_outbox().expect("outbox");
+    let mut ue = Ue::new("regev-3");
+    register_fully(&f.reg, &mut ue, 3600).await;
+    let ok = f
+        .reg
+        .handle_subscribe(&subscribe("r-1", 1, 600, None, Some(IMPU), ""))
+        .await;
+    let tag = ok.to().unwrap().tag().unwrap().to_string();
+    assert_eq!(reginfo_of(&one(&mut outbox).message).version, 0);
+    // refresh: 200, a full NOTIFY with the next version and CSeq
+    let ok = f
+        .reg
+        .handle_subscribe(&subscribe("r-1", 2, 1200, Some(&tag), Some(IMPU), ""))
+        .await;
+    assert_eq!(status(&ok), 200, "{ok}");
+    assert_eq!(ok.to().unwrap().tag(), Some(tag.as_str()));
+    assert_eq!(ok.expires().unwrap(), Some(1200));
+    let n = one(&mut outbox);
+    let d = reginfo_of(&n.message);
+    assert_eq!(
+        (d.version, d.state, cseq_of(&n.message)),
+        (1, DocState::Full, 2)
+    );
+    // an old CSeq in the dialog: 500 (RFC 3261 §12.2.2)
+    let r = f
+        .reg
+        .handle_subscribe(&subscribe("r-1", 2, 1200, Some(&tag), Some(IMPU), ""))
+        .await;
+    assert_eq!(status(&r), 500);
+    // unsubscribe: terminated;reason=timeout, removed
+    let ok = f
+        .reg
+        .handle_subscribe(&subscribe("r-1", 3, 0, Some(&tag), Some(IMPU), ""))
+        .await;
+    assert_eq!(status(&ok), 200);
+    let n = one(&mut outbox);
+    assert_eq!(
+        header(&n.message, "Subscription-State"),
+        "terminated;reason=timeout"
+    );
+    assert_eq!(reginfo_of(&n.message).version, 2);
+    assert!(f.store.reg_subscriptions_of(IMPU).await.unwrap().is_empty());
+
+    // a subscription left to expire: the tick (simulated clock) ends it with reason=timeout
+    let t0 = SystemTime::now();
+    let ok = f
+        .reg
+        .handle_subscribe_at(&subscribe("r-2", 1, 120, None, Some(IMPU), ""), t0)
+        .await;
+    assert_eq!(status(&ok), 200);
+    drain(&mut outbox);
+    let r = f.reg.tick(t0 + Duration::from_secs(60)).await;
+    assert_eq!(r.subscriptions_expired, 0);
+    assert!(drain(&mut outbox).is_empty());
+    let r = f.reg.tick(t0 + Duration::from_secs(121)).await;
+    assert_eq!(r.subscriptions_expired, 1, "{r:?}");
+    let n = one(&mut outbox);
+    assert_eq!(
+        header(&n.message, "Subscription-State"),
+        "terminated;reason=timeout"
+    );
+    let d = reginfo_of(&n.message);
+    assert_eq!((d.version, cseq_of(&n.message)), (1, 2));
+    assert!(f.store.reg_subscriptions_of(IMPU).await.unwrap().is_empty());
+    // still registered: only the subscription ended
+    assert!(f.reg.lookup(IMPU).await.unwrap().is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reg_event_on_expiry_and_rtr_deactivated_or_rejected() {
+    let f = fixture(cfg()).await;
+    let mut outbox = f.reg.reg_event().take_outbox().expect("outbox");
+    let mut ue = Ue::new("regev-4");
+
+    // expiry (simulated clock): expired, terminated;reason=noresource, SAR TIMEOUT_DEREGISTRATION
+    register_fully(&f.reg, &mut ue, 60).await;
+    let ok = f
+        .reg
+        .handle_subscribe(&subscribe("e-1", 1, 600_000, None, Some(IMPU), ""))
+        .await;
+    assert_eq!(status(&ok), 200);
+    drain(&mut outbox);
+    let r = f
+        .reg
+        .tick(SystemTime::now() + Duration::from_secs(61))
+        .await;
+    assert_eq!(r.deregistered, [IMPU]);
+    let n = one(&mut outbox);
+    let d = reginfo_of(&n.message);
+    assert_eq!((d.version, d.state), (1, DocState::Partial));
+    assert_eq!(
+        our_contact(&d),
+        (ContactState::Terminated, ContactEvent::Expired)
+    );
+    assert_eq!(
+        header(&n.message, "Subscription-State"),
+        "terminated;reason=noresource"
+    );
+    assert_eq!(
+        f.net.state(IMPU).await.identity.state,
+        RegistrationState::NotRegistered
+    );
+
+    // RTR: deactivated unless PERMANENT_TERMINATION, which is rejected (TS 24.229 §5.4.1.5)
+    for (code, event, reason) in [
+        (
+            cx::enums::ReasonCode::NewServerAssigned,
+            ContactEvent::Deactivated,
+            "deactivated",
+        ),
+        (
+            cx::enums::ReasonCode::PermanentTermination,
+            ContactEvent::Rejected,
+            "rejected",
+        ),
+    ] {
+        register_fully(&f.reg, &mut ue, 3600).await;
+        let call_id = format!("rtr-{reason}");
+        let ok = f
+            .reg
+            .handle_subscribe(&subscribe(&call_id, 1, 600_000, None, Some(IMPU), ""))
+            .await;
+        assert_eq!(status(&ok), 200);
+        // and the P-CSCF's subscription: it gets its NOTIFY after the UE's
+        let ok = f
+            .reg
+            .handle_subscribe(&subscribe(
+                &format!("{call_id}-p"),
+                1,
+                600_000,
+                None,
+                Some("sip:pcscf.ims.example"),
+                "",
+            ))
+            .await;
+        assert_eq!(status(&ok), 200);
+        drain(&mut outbox);
+        let rtr = cx::RegistrationTerminationRequest {
+            common: cx::RequestCommon::new("hss.ims.example;9;9", HSS_HOST, REALM, REALM),
+            user_name: IMPI.into(),
+            associated_identities: None,
+            public_identities: vec![IMPU.into()],
+            deregistration_reason: cx::DeregistrationReason {
+                reason_code: code,
+                reason_info: None,
+            },
+        };
+        let rta = f.reg.handle_rtr(rtr).await;
+        assert_eq!(rta.common.result, cx::CxResult::SUCCESS);
+        let ns = drain(&mut outbox);
+        assert_eq!(ns.len(), 2, "{ns:?}");
+        assert_eq!(
+            ns.iter().map(|n| n.subscriber).collect::<Vec<_>>(),
+            [RegSubscriber::Ue, RegSubscriber::Pcscf]
+        );
+        for n in &ns {
+            let d = reginfo_of(&n.message);
+            assert_eq!(d.version, 1);
+            assert_eq!(our_contact(&d), (ContactState::Terminated, event));
+            assert_eq!(
+                header(&n.message, "Subscription-State"),
+                format!("terminated;reason={reason}")
+            );
+        }
+        assert!(f.reg.lookup(IMPU).await.unwrap().is_none());
+        assert!(f.store.reg_subscriptions_of(IMPU).await.unwrap().is_empty());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identities_with_xml_special_characters_give_valid_bodies() {
+    use cscf::scscf::regevent::notifier::{full_doc, partial_doc, Cause};
+    let nasty = "sip:a&b<c>\"d'@ims.example";
+    let reg = Registration {
+        aor: nasty.into(),
+        impi: "a@ims.example".into(),
+        implicit_set: vec![nasty.into(), "tel:+1555&1".into()],
+        contacts: vec![cscf::store::RegContact {
+            uri: "sip:u@h;x=\"<&>\"".into(),
+            expires_at: 2_000,
+            q: Some(1000),
+            instance: Some("\"<urn:uuid:&'>\"".into()),
+            reg_id: Some(1),
+            path: vec![],
+            call_id: "c<&>\"'".into(),
+            cseq: 1,
+            received: None,
+        }],
+    };
+    let full = full_doc(Some(&reg), nasty, 0, 1_000).to_xml();
+    harness::reginfo_check::assert_schema_valid(full.as_bytes());
+    let d = ue::reginfo::parse(full.as_bytes()).unwrap();
+    assert_eq!(d.registrations[0].aor, nasty);
+    assert_eq!(d.registrations[0].contacts[0].uri, "sip:u@h;x=\"<&>\"");
+    let gone = partial_doc(
+        Some(&reg),
+        None,
+        Cause::Network { reregister: false },
+        1,
+        1_000,
+    )
+    .unwrap()
+    .to_xml();
+    harness::reginfo_check::assert_schema_valid(gone.as_bytes());
+    // and the validator does reject an invalid body (the check can fail)
+    let bad = full.replace("state=\"full\"", "state=\"complete\"");
+    assert!(
+        std::panic::catch_unwind(|| harness::reginfo_check::assert_schema_valid(bad.as_bytes()))
+            .is_err()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reg_event_timers_survive_a_restart() {
+    let net = Net::start().await;
+    let dir = TempDir::new("regev_restart");
+    let t0 = SystemTime::now();
+    let (short_tag, long_tag) = {
+        let store = sqlite(&dir).await;
+        let r = Registrar::new(cfg(), net.cx.clone(), store.clone());
+        let mut outbox = r.reg_event().take_outbox().unwrap();
+        let mut ue = Ue::new("regev-restart");
+        register_fully(&r, &mut ue, 3600).await;
+        let a = r
+            .handle_subscribe_at(&subscribe("short", 1, 120, None, Some(IMPU), ""), t0)
+            .await;
+        let b = r
+            .handle_subscribe_at(&subscribe("long", 1, 600_000, None, Some(IMPU), ""), t0)
+            .await;
+        assert_eq!((status(&a), status(&b)), (200, 200));
+        assert_eq!(drain(&mut outbox).len(), 2);
+        let tags = (
+            a.to().unwrap().tag().unwrap().to_string(),
+            b.to().unwrap().tag().unwrap().to_string(),
+        );
+        drop(r);
+        store.close().await;
+        tags
+    };
+    // a new S-CSCF process on the same store: the timers are armed from the store
+    let store = sqlite(&dir).await;
+    let r = Registrar::new(cfg(), net.cx.clone(), store.clone());
+    let mut outbox = r.reg_event().take_outbox().unwrap();
+    assert_eq!(store.reg_subscriptions_of(IMPU).await.unwrap().len(), 2);
+    let rep = r.tick(t0 + Duration::from_secs(121)).await;
+    assert_eq!(rep.subscriptions_expired, 1, "{rep:?}");
+    let n = one(&mut outbox);
+    assert_eq!(n.message.from().unwrap().tag(), Some(short_tag.as_str()));
+    assert_eq!(
+        header(&n.message, "Subscription-State"),
+        "terminated;reason=timeout"
+    );
+    // the dialog goes on where it was: version 1, CSeq 2
+    assert_eq!(
+        (reginfo_of(&n.message).version, cseq_of(&n.message)),
+        (1, 2)
+    );
+    // registration expiry after the restart: SAR TIMEOUT_DEREGISTRATION and the NOTIFY
+    let rep = r.tick(t0 + Duration::from_secs(3601)).await;
+    assert_eq!(rep.deregistered, [IMPU], "{rep:?}");
+    let n = one(&mut outbox);
+    assert_eq!(n.message.from().unwrap().tag(), Some(long_tag.as_str()));
+    let d = reginfo_of(&n.message);
+    assert_eq!((d.version, cseq_of(&n.message)), (1, 2));
+    assert_eq!(
+        our_contact(&d),
+        (ContactState::Terminated, ContactEvent::Expired)
+    );
+    assert_eq!(
+        net.state(IMPU).await.identity.state,
+        RegistrationState::NotRegistered
+    );
+    assert!(store.reg_subscriptions_of(IMPU).await.unwrap().is_empty());
+}
+
+/// A store that stops the expiry timer between its read of a registration and its
+/// compare-and-set removal, until the test lets it go: the interleaving of TS 24.229 §5.4.1.5
+/// expiry with a re-REGISTER, made explicit.
+struct GateStore {
+    inner: Arc<SqliteStore>,
+    armed: AtomicBool,
+    reached: tokio::sync::Notify,
+    release: tokio::sync::Notify,
+}
+
+#[async_trait::async_trait]
+impl RegistrationStore for GateStore {
+    async fn get_registration(
+        &self,
+        aor: &str,
+    ) -> Result<Option<Versioned<Registration>>, CscfError> {
+        self.inner.get_registration(aor).await
+    }
+    async fn put_registration(&self, reg: &Registration) -> Result<Version, CscfError> {
+        self.inner.put_registration(reg).await
+    }
+    async fn update_registration_if_version(
+        &self,
+        reg: &Registration,
+        expected: Version,
+    ) -> Result<CasOutcome, CscfError> {
+        self.inner
+            .update_registration_if_version(reg, expected)
+            .await
+    }
+    async fn remove_registration(&self, aor: &str) -> Result<bool, CscfError> {
+        self.inner.remove_registration(aor).await
+    }
+    async fn remove_registration_if_version(
+        &self,
+        aor: &str,
+        expected: Version,
+    ) -> Result<CasOutcome, CscfError> {
+        if self.armed.swap(false, Ordering::SeqCst) {
+            self.reached.notify_one();
+            self.release.notified().await;
+        }
+        self.inner
+            .remove_registration_if_version(aor, expected)
+            .await
+    }
+    async fn registrations_expiring_before(
+        &self,
+        before: UnixSecs,
+    ) -> Result<Vec<Expiring>, CscfError> {
+        self.inner.registrations_expiring_before(before).await
+    }
+    async fn put_ue_registration(&self, ue: &UeRegistration) -> Result<(), CscfError> {
+        self.inner.put_ue_registration(ue).await
+    }
+    async fn get_ue_registration(
+        &self,
+        impu: &str,
+        contact: &str,
+    ) -> Result<Option<UeRegistration>, CscfError> {
+        self.inner.get_ue_registration(impu, contact).await
+    }
+    async fn remove_ue_registration(&self, impu: &str, contact: &str) -> Result<bool, CscfError> {
+        self.inner.remove_ue_registration(impu, contact).await
+    }
+    async fn ue_registrations_expiring_before(
+        &self,
+        before: UnixSecs,
+    ) -> Result<Vec<UeRegistration>, CscfError> {
+        self.inner.ue_registrations_expiring_before(before).await
+    }
+    async fn put_challenge(&self, ch: &AuthChallenge) -> Result<(), CscfError> {
+        self.inner.put_challenge(ch).await
+    }
+    async fn take_challenge(
+        &self,
+        impi: &str,
+        nonce: &str,
+    ) -> Result<Option<AuthChallenge>, CscfError> {
+        self.inner.take_challenge(impi, nonce).await
+    }
+    async fn advance_nonce_count(
+        &self,
+        impi: &str,
+        nonce: &str,
+        nc: u32,
+    ) -> Result<NcCheck, CscfError> {
+        self.inner.advance_nonce_count(impi, nonce, nc).await
+    }
+    async fn purge_expired_challenges(
+        &self,
+        now: UnixSecs,
+    ) -> Result<Vec<ExpiredChallenge>, CscfError> {
+        self.inner.purge_expired_challenges(now).await
+    }
+    async fn put_reg_subscription(&self, sub: &RegSubscription) -> Result<(), CscfError> {
+        self.inner.put_reg_subscription(sub).await
+    }
+    async fn get_reg_subscription(&self, id: &str) -> Result<Option<RegSubscription>, CscfError> {
+        self.inner.get_reg_subscription(id).await
+    }
+    async fn reg_subscriptions_of(&self, aor: &str) -> Result<Vec<RegSubscription>, CscfError> {
+        self.inner.reg_subscriptions_of(aor).await
+    }
+    async fn remove_reg_subscription(&self, id: &str) -> Result<bool, CscfError> {
+        self.inner.remove_reg_subscription(id).await
+    }
+    async fn reg_subscriptions_expiring_before(
+        &self,
+        before: UnixSecs,
+    ) -> Result<Vec<RegSubscription>, CscfError> {
+        self.inner.reg_subscriptions_expiring_before(before).await
+    }
+}
+
+/// The race, step by step on a simulated clock: the expiry timer fires at T+61 and has read the
+/// registration (version v); the UE's re-REGISTER lands; then the timer's removal runs. The
+/// removal loses (compare-and-set), the user stays registered here and at the HSS, and the
+/// subscribers hear `refreshed`, never `expired`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reregister_racing_the_expiry_never_deregisters() {
+    let net = Net::start().await;
+    let dir = TempDir::new("regev_race");
+    let gate = Arc::new(GateStore {
+        inner: sqlite(&dir).await,
+        armed: AtomicBool::new(false),
+        reached: tokio::sync::Notify::new(),
+        release: tokio::sync::Notify::new(),
+    });
+    let r = Arc::new(Registrar::new(cfg(), net.cx.clone(), gate.clone()));
+    let mut outbox = r.reg_event().take_outbox().unwrap();
+    let mut ue = Ue::new("regev-race");
+    register_fully(&r, &mut ue, 60).await;
+    let ok = r
+        .handle_subscribe(&subscribe("race", 1, 600_000, None, Some(IMPU), ""))
+        .await;
+    assert_eq!(status(&ok), 200);
+    drain(&mut outbox);
+
+    // 1. the expiry fires (simulated T+61) and stops just before its removal
+    gate.armed.store(true, Ordering::SeqCst);
+    let fire = SystemTime::now() + Duration::from_secs(61);
+    let timer = tokio::spawn({
+        let r = r.clone();
+        async move { r.tick(fire).await }
+    });
+    tokio::time::timeout(T10, gate.reached.notified())
+        .await
+        .expect("the expiry timer reaches its removal");
+    // 2. the re-REGISTER arrives and is answered
+    let ok = r
+        .handle_register(&ue.register(3600, Some(&protected_authz()), ""), &flow())
+        .await;
+    assert_eq!(status(&ok), 200, "{ok}");
+    // 3. the timer goes on: its removal is stale
+    gate.release.notify_one();
+    let report = tokio::time::timeout(T10, timer).await.unwrap().unwrap();
+    assert!(report.deregistered.is_empty(), "{report:?}");
+    assert_eq!(report.raced, 1, "{report:?}");
+    assert!(r.lookup(IMPU).await.unwrap().is_some());
+    assert_eq!(
+        net.state(IMPU).await.identity.state,
+        RegistrationState::Registered
+    );
+    let ns = drain(&mut outbox);
+    assert_eq!(ns.len(), 1, "{ns:?}");
+    let d = reginfo_of(&ns[0].message);
+    assert_eq!(
+        our_contact(&d),
+        (ContactState::Active, ContactEvent::Refreshed)
+    );
+    assert!(header(&ns[0].message, "Subscription-State").starts_with("active"));
+    // and the next tick finds nothing due
+    let report = r.tick(fire + Duration::from_secs(1)).await;
+    assert!(report.deregistered.is_empty(), "{report:?}");
+    assert!(drain(&mut outbox).is_empty());
+}
+
+/// PPR (TS 29.228 §6.2.2): the S-CSCF's copy of the profile follows the HSS; a User-Data it
+/// cannot read gets DIAMETER_ERROR_NOT_SUPPORTED_USER_DATA.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ppr_updates_the_implicit_set() {
+    let f = fixture(cfg()).await;
+    let mut outbox = f.reg.reg_event().take_outbox().unwrap();
+    let mut ue = Ue::new("ppr-1");
+    register_fully(&f.reg, &mut ue, 3600).await;
+    let ok = f
+        .reg
+        .handle_subscribe(&subscribe("ppr-sub", 1, 600_000, None, Some(IMPU), ""))
+        .await;
+    assert_eq!(status(&ok), 200);
+    drain(&mut outbox);
+    assert!(f
+        .reg
+        .lookup(IMPU)
+        .await
+        .unwrap()
+        .unwrap()
+        .implicit_set
+        .contains(&TEL.to_string()));
+    // the current profile, as the HSS gives it, without the tel URI
+    let saa = f
+        .net
+        .cx
+        .sar(
+            Some(IMPI),
+            &[IMPU.to_string()],
+            SCSCF_NAME,
+            cx::enums::ServerAssignmentType::NoAssignment,
+            cx::enums::UserDataAlreadyAvailable::UserDataNotAvailable,
+        )
+        .await
+        .unwrap();
+    let mut profile = saa.user_data().unwrap().expect("User-Data");
+    for sp in &mut profile.service_profiles {
+        sp.public_identities.retain(|i| i.identity != TEL);
+    }
+    let ppr = |data: Option<bytes::Bytes>| cx::PushProfileRequest {
+        common: cx::RequestCommon::new("hss.ims.example;7;7", HSS_HOST, REALM, REALM),
+        user_name: IMPI.into(),
+        user_data: data,
+        charging_information: None,
+        sip_auth_data_item: None,
+    };
+    let ppa = f
+        .reg
+        .handle_ppr(ppr(Some(bytes::Bytes::from(profile.to_xml().unwrap()))))
+        .await;
+    assert_eq!(ppa.common.result, cx::CxResult::SUCCESS);
+    assert_eq!(ppa.common.session_id, "hss.ims.example;7;7");
+    let reg = f.reg.lookup(IMPU).await.unwrap().unwrap();
+    assert_eq!(reg.implicit_set, [IMPU]);
+    // the subscriber hears that the tel URI left the set
+    let n = one(&mut outbox);
+    let d = reginfo_of(&n.message);
+    assert_eq!((d.version, d.state), (1, DocState::Partial));
+    assert_eq!(aors(&d), [TEL]);
+    assert_eq!(d.registrations[0].state, RegState::Terminated);
+    assert_eq!(
+        (
+            d.registrations[0].contacts[0].state,
+            d.registrations[0].contacts[0].event
+        ),
+        (ContactState::Terminated, ContactEvent::Deactivated)
+    );
+    assert!(header(&n.message, "Subscription-State").starts_with("active"));
+    let ppa = f
+        .reg
+        .handle_ppr(ppr(Some(bytes::Bytes::from_static(b"<not-a-profile"))))
+        .await;
+    assert_eq!(
+        ppa.common.result,
+        cx::CxResult::Experimental {
+            vendor_id: 10415,
+            code: 5009
+        }
+    );
+    let ppa = f.reg.handle_ppr(ppr(None)).await;
+    assert_eq!(ppa.common.result, cx::CxResult::SUCCESS);
 }

@@ -6,8 +6,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use cscf::store::{
-    AuthChallenge, CasOutcome, Flow, MemoryStore, NcCheck, RedisStore, RegContact, Registration,
-    RegistrationStore, SqliteStore, UeRegistration, Xres, ABSENT, SQLITE_FILE_NAME,
+    AuthChallenge, CasOutcome, Flow, MemoryStore, NcCheck, RedisStore, RegContact, RegSubscriber,
+    RegSubscription, Registration, RegistrationStore, SqliteStore, UeRegistration, Xres, ABSENT,
+    SQLITE_FILE_NAME,
 };
 
 const XRES: [u8; 8] = [0xa7, 0x00, 0x5c, 0x3e, 0x00, 0x91, 0xf2, 0x6b];
@@ -70,6 +71,76 @@ fn challenge(impi: &str, nonce: &str, expires_at: u64) -> AuthChallenge {
         expires_at,
         single_use: true,
     }
+}
+
+fn subscription(aor: &str, call_id: &str, expires_at: u64) -> RegSubscription {
+    RegSubscription {
+        id: RegSubscription::key(call_id, "lt1"),
+        aor: aor.into(),
+        resource: aor.into(),
+        subscriber: RegSubscriber::Ue,
+        call_id: call_id.into(),
+        local_tag: "lt1".into(),
+        remote_tag: "rt1".into(),
+        local_uri: format!("<{aor}>;tag=lt1"),
+        remote_uri: format!("<{aor}>;tag=rt1"),
+        remote_target: "sip:ue@192.0.2.10:5060".into(),
+        route_set: vec!["<sip:term@pcscf.ims.example;lr>".into()],
+        local_cseq: 3,
+        remote_cseq: 1,
+        version: Some(2),
+        expires_at,
+    }
+}
+
+/// Reg-event subscriptions (RFC 3680): round trip, listing by registration and by expiry, removal.
+async fn reg_subscription_round_trip(s: Arc<dyn RegistrationStore>) {
+    let a = subscription("sip:sa@ims.example", "c-a", 5_000);
+    let b = subscription("sip:sa@ims.example", "c-b", 4_000);
+    let c = subscription("sip:sc@ims.example", "c-c", 9_000);
+    for x in [&a, &b, &c] {
+        s.put_reg_subscription(x).await.unwrap();
+    }
+    assert_eq!(
+        s.get_reg_subscription(&a.id).await.unwrap(),
+        Some(a.clone())
+    );
+    assert_eq!(
+        s.reg_subscriptions_of("sip:sa@ims.example").await.unwrap(),
+        vec![a.clone(), b.clone()]
+    );
+    let due = s.reg_subscriptions_expiring_before(5_001).await.unwrap();
+    assert_eq!(due, vec![b.clone(), a.clone()]);
+    assert!(s
+        .reg_subscriptions_expiring_before(4_000)
+        .await
+        .unwrap()
+        .is_empty());
+    // an update (next NOTIFY: CSeq and version up, refreshed expiry) replaces the record
+    let mut a2 = a.clone();
+    a2.local_cseq = 4;
+    a2.version = Some(3);
+    a2.expires_at = 20_000;
+    s.put_reg_subscription(&a2).await.unwrap();
+    assert_eq!(
+        s.get_reg_subscription(&a.id).await.unwrap(),
+        Some(a2.clone())
+    );
+    assert_eq!(
+        s.reg_subscriptions_expiring_before(10_000).await.unwrap(),
+        vec![b.clone(), c.clone()]
+    );
+    assert!(s.remove_reg_subscription(&b.id).await.unwrap());
+    assert!(!s.remove_reg_subscription(&b.id).await.unwrap());
+    assert_eq!(
+        s.reg_subscriptions_of("sip:sa@ims.example").await.unwrap(),
+        vec![a2]
+    );
+    assert!(s
+        .reg_subscriptions_of("sip:nobody@ims.example")
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 async fn registration_round_trip(s: Arc<dyn RegistrationStore>) {
@@ -449,6 +520,13 @@ macro_rules! suite {
             async fn nonce_count_advances() {
                 let s = $make;
                 super::nonce_count_advances(s.clone()).await;
+                ($cleanup)(s).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn reg_subscription_round_trip() {
+                let s = $make;
+                super::reg_subscription_round_trip(s.clone()).await;
                 ($cleanup)(s).await;
             }
 

@@ -215,6 +215,25 @@ impl CxServer {
         key: &str,
         reason: &str,
     ) -> Result<DeregistrationReport, HssError> {
+        self.deregister_with_code(
+            node,
+            key,
+            reason,
+            cx::enums::ReasonCode::PermanentTermination,
+        )
+        .await
+    }
+
+    /// [`Self::deregister`] with a chosen Reason-Code (TS 29.228 §6.1.3: PERMANENT_TERMINATION
+    /// keeps the user off; NEW_SERVER_ASSIGNED, SERVER_CHANGE, REMOVE_S-CSCF let it register
+    /// again).
+    pub async fn deregister_with_code(
+        &self,
+        node: &diameter::Node,
+        key: &str,
+        reason: &str,
+        code: cx::enums::ReasonCode,
+    ) -> Result<DeregistrationReport, HssError> {
         use std::sync::atomic::{AtomicU64, Ordering};
         static SESSION: AtomicU64 = AtomicU64::new(0);
         let id = self.store.resolve(key).await?;
@@ -264,7 +283,7 @@ impl CxServer {
             }),
             public_identities: served.iter().map(|u| u.to_string()).collect(),
             deregistration_reason: cx::DeregistrationReason {
-                reason_code: cx::enums::ReasonCode::PermanentTermination,
+                reason_code: code,
                 reason_info: (!reason.is_empty()).then(|| reason.to_string()),
             },
         };

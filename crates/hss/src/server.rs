@@ -378,6 +378,18 @@ impl Hss {
         self.server.deregister(&self.node, key, reason).await
     }
 
+    /// [`Self::deregister`] with a chosen RTR Reason-Code (TS 29.228 §6.1.3).
+    pub async fn deregister_with_code(
+        &self,
+        key: &str,
+        reason: &str,
+        code: cx::enums::ReasonCode,
+    ) -> Result<DeregistrationReport, HssError> {
+        self.server
+            .deregister_with_code(&self.node, key, reason, code)
+            .await
+    }
+
     /// Stops the REST API, the Diameter node (DPR to its peers) and closes the store.
     pub async fn shutdown(mut self) {
         if let Some((stop, task)) = self.rest.take() {

@@ -1,7 +1,7 @@
 //! The P-CSCF on the network (TS 24.229 §5.2).
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use sip::Method;
@@ -17,6 +17,7 @@ use super::{
     count_request, count_response, layer_config, open_sip_with, parse_listen, NextHop, RoleHandle,
     SipConfig,
 };
+use crate::pcscf::reg_subscriber::{OutgoingSubscribe, RegWatcher, RegistrationEnded};
 use crate::pcscf::{Pcscf, PcscfConfig};
 use crate::store::RegistrationStore;
 use crate::CscfError;
@@ -36,7 +37,25 @@ pub struct PcscfNodeConfig {
 
 struct PcscfService {
     pcscf: Arc<Pcscf>,
-    next: NextHop,
+    next: Arc<NextHop>,
+    /// Reg-event subscriptions to the registered UEs (TS 24.229 §5.2.3).
+    watch: Arc<RegWatcher>,
+}
+
+/// Sends a reg-event SUBSCRIBE of the P-CSCF and feeds the answer back (TS 24.229 §5.2.3).
+fn send_subscribe(
+    watch: Arc<RegWatcher>,
+    next: Arc<NextHop>,
+    ctx: ServiceContext,
+    s: OutgoingSubscribe,
+) {
+    tokio::spawn(async move {
+        let answer = match next.flow(&s.next_hop).await {
+            Ok(flow) => ctx.send_request(s.message, flow).await.ok(),
+            Err(_) => None,
+        };
+        watch.on_subscribe_answer(&s.impu, answer.as_ref(), Instant::now());
+    });
 }
 
 impl Service for PcscfService {
@@ -46,6 +65,9 @@ impl Service for PcscfService {
         ctx: ServiceContext,
     ) -> RequestAction {
         count_request(ROLE, &req.msg);
+        if let Some(resp) = self.watch.on_notify(&req.msg, ctx.config(), Instant::now()) {
+            return RequestAction::Respond(resp);
+        }
         let mut p = match ctx.prepare(&req) {
             Ok(p) => p,
             Err(r) => return RequestAction::Reject(r),
@@ -92,13 +114,21 @@ impl Service for PcscfService {
         }
     }
 
-    async fn on_response(&self, resp: ProxyResponse, _ctx: ServiceContext) -> ResponseAction {
+    async fn on_response(&self, resp: ProxyResponse, ctx: ServiceContext) -> ResponseAction {
         count_response(ROLE, resp.response.status().unwrap_or(0));
         if resp.request.msg.method() == Some(Method::Register) {
             let out = self
                 .pcscf
                 .on_register_response(&resp.request, resp.response, resp.cookie)
                 .await;
+            if out.status().is_some_and(|s| (200..300).contains(&s)) {
+                if let Some(s) = self
+                    .watch
+                    .on_registered(&resp.request.msg, &out, ctx.config())
+                {
+                    send_subscribe(self.watch.clone(), self.next.clone(), ctx, s);
+                }
+            }
             return ResponseAction::Relay(out);
         }
         ResponseAction::Relay(resp.response)
@@ -153,11 +183,14 @@ pub async fn start_pcscf(
     let (endpoint, inbound, bound, pc) =
         open_sip_with(&cfg.sip, &["path", "sec-agree"], endpoint_cfg).await?;
     let proxy = StatefulProxy::new(pc, layer_config(&cfg.sip));
+    let next = Arc::new(next);
+    let watch = Arc::new(RegWatcher::default());
     let svc = Arc::new(PcscfService {
         pcscf: pcscf.clone(),
-        next,
+        next: next.clone(),
+        watch: watch.clone(),
     });
-    let (_ctx, task) = spawn_service(
+    let (ctx, task) = spawn_service(
         endpoint.clone(),
         inbound,
         proxy,
@@ -170,6 +203,13 @@ pub async fn start_pcscf(
             t.tick().await;
             if let Err(e) = pcscf.tick().await {
                 tracing::warn!(error = %e, "P-CSCF housekeeping failed");
+            }
+            let (refresh, ended) = watch.due(Instant::now(), ctx.config());
+            for s in refresh {
+                send_subscribe(watch.clone(), next.clone(), ctx.clone(), s);
+            }
+            for (impu, contact) in ended {
+                pcscf.registration_ended(&impu, &contact).await;
             }
             metrics::gauge!("imscore_registered_contacts", "role" => ROLE)
                 .set(pcscf.registered_contacts() as f64);

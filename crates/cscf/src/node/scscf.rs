@@ -18,6 +18,7 @@ use super::{
     RoleHandle, SipConfig,
 };
 use crate::identity::bare_uri;
+use crate::scscf::regevent::NotifyBatch;
 use crate::scscf::{Registrar, ScscfConfig};
 use crate::store::RegistrationStore;
 use crate::CscfError;
@@ -116,8 +117,10 @@ impl Service for ScscfService {
                     .flatten()
                     .is_some_and(|e| e.package.as_str().eq_ignore_ascii_case("reg")) =>
             {
-                // the reg event package (RFC 3680) is served by a later release
-                reject(Rejection::new(489, "Bad Event"))
+                // the reg event package (RFC 3680, TS 24.229 §5.4.2.1)
+                let resp = self.registrar.handle_subscribe(&req.msg).await;
+                count_response(ROLE, resp.status().unwrap_or(0));
+                RequestAction::Respond(resp)
             }
             _ => {
                 // originating when the P-CSCF sent it along our Service-Route (RFC 3608: the user part we
@@ -165,6 +168,44 @@ impl Service for ScscfService {
     }
 }
 
+/// Sends the reg-event NOTIFYs (RFC 3680, RFC 6665 §4.2.2): each batch in order (the UE's
+/// before the P-CSCF's), batches side by side. A NOTIFY answered with an error or not at all
+/// ends its subscription.
+async fn send_notifies(
+    mut outbox: tokio::sync::mpsc::UnboundedReceiver<NotifyBatch>,
+    registrar: Arc<Registrar>,
+    svc: Arc<ScscfService>,
+    ctx: ServiceContext,
+) {
+    while let Some(batch) = outbox.recv().await {
+        let (registrar, svc, ctx) = (registrar.clone(), svc.clone(), ctx.clone());
+        tokio::spawn(async move {
+            if batch.iter().any(|n| n.follows_response) {
+                // the SUBSCRIBE's 200 is queued on the same loop as soon as the request task ends
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            for n in batch {
+                let sent = match svc.next.flow(&n.next_hop).await {
+                    Ok(flow) => ctx.send_request(n.message, flow).await.ok(),
+                    Err(_) => None,
+                };
+                let ok = sent
+                    .as_ref()
+                    .and_then(|r| r.status())
+                    .is_some_and(|s| (200..300).contains(&s));
+                if !ok {
+                    tracing::info!(
+                        sub = %n.subscription,
+                        status = sent.as_ref().and_then(|r| r.status()),
+                        "reg-event NOTIFY failed; subscription ended"
+                    );
+                    registrar.reg_event().notify_failed(&n.subscription).await;
+                }
+            }
+        });
+    }
+}
+
 /// Starts an S-CSCF: connects to the HSS (and answers its RTRs), opens the listeners, serves,
 /// and runs the registrar's expiry timers every second.
 pub async fn start_scscf(
@@ -186,6 +227,8 @@ pub async fn start_scscf(
             match (AnyCx::from_message(&req), slot.get()) {
                 (Ok(AnyCx::Rtr(rtr)), Some(reg)) => reg.handle_rtr(rtr).await.to_answer_for(&req),
                 (Ok(AnyCx::Rtr(_)), None) => unable(&req),
+                (Ok(AnyCx::Ppr(ppr)), Some(reg)) => reg.handle_ppr(ppr).await.to_answer_for(&req),
+                (Ok(AnyCx::Ppr(_)), None) => unable(&req),
                 (Ok(_), _) => req.answer().with(diameter::Avp::u32(
                     diameter::avp_code::RESULT_CODE,
                     diameter::result_code::COMMAND_UNSUPPORTED,
@@ -203,13 +246,17 @@ pub async fn start_scscf(
         registrar: registrar.clone(),
         next,
     });
-    let (_ctx, task) = spawn_service(
+    let (ctx, task) = spawn_service(
         endpoint.clone(),
         inbound,
         proxy,
-        svc,
+        svc.clone(),
         ServiceConfig::default(),
     );
+    let notifier = match registrar.reg_event().take_outbox() {
+        Some(outbox) => tokio::spawn(send_notifies(outbox, registrar.clone(), svc, ctx)),
+        None => tokio::spawn(async {}),
+    };
     let house = tokio::spawn(async move {
         let mut t = tokio::time::interval(Duration::from_secs(1));
         loop {
@@ -221,7 +268,7 @@ pub async fn start_scscf(
         role: ROLE,
         sip: bound,
         endpoint,
-        tasks: vec![task, house],
+        tasks: vec![task, house, notifier],
         diameter: Some(node),
     })
 }

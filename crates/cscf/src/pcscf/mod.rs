@@ -27,6 +27,7 @@
 
 pub mod charging;
 pub mod flow_token;
+pub mod reg_subscriber;
 pub mod sa_setup;
 pub mod sec_agree;
 pub mod sec_config;

@@ -34,6 +34,14 @@ pub struct ScscfConfig {
     /// Authentication scheme asked for in MAR: `Unknown` lets the HSS choose the subscriber's
     /// default (TS 29.229 §6.3.11), or e.g. `Digest-AKAv1-MD5`.
     pub auth_scheme: String,
+    /// Shortest reg-event subscription accepted, in seconds; shorter non-zero requests get 423
+    /// (RFC 6665 §4.2.1.1).
+    pub subscription_min_expires: u32,
+    /// Longest reg-event subscription granted, in seconds (TS 24.229 §5.1.1.3: the UE asks for
+    /// 600000).
+    pub subscription_max_expires: u32,
+    /// Reg-event subscription granted when the SUBSCRIBE has no Expires (RFC 3680 §3.2: 3761).
+    pub subscription_default_expires: u32,
 }
 
 impl Default for ScscfConfig {
@@ -49,6 +57,9 @@ impl Default for ScscfConfig {
             auth_items: 1,
             service_route_user: "orig".into(),
             auth_scheme: cx::scheme::UNKNOWN.into(),
+            subscription_min_expires: 60,
+            subscription_max_expires: 600_000,
+            subscription_default_expires: 3761,
         }
     }
 }

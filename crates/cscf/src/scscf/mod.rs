@@ -21,6 +21,10 @@
 //!   when none is left (§5.4.1.4). Expiry ([`Registrar::tick`]): SAR TIMEOUT_DEREGISTRATION
 //!   (§5.4.1.5); unanswered challenges: SAR AUTHENTICATION_TIMEOUT (§5.4.1.2.1).
 //! - Network-initiated de-registration by the HSS ([`Registrar::handle_rtr`], TS 29.228 §6.1.3).
+//! - The reg event package ([`regevent`], RFC 3680, TS 24.229 §5.4.2): SUBSCRIBE through
+//!   [`Registrar::handle_subscribe`]; every change above (registered, refreshed, shortened,
+//!   unregistered, expired, deactivated, rejected) NOTIFYs the subscriptions of the
+//!   registration, through the outbox of [`Registrar::reg_event`].
 //!
 //! Registrations are keyed by the IMPU of the REGISTER's To header (its URI without
 //! parameters). Metrics: counter `imscore_registrations_total{outcome}`.
@@ -28,6 +32,7 @@
 mod auth;
 mod bindings;
 mod config;
+pub mod regevent;
 mod reply;
 
 pub use config::ScscfConfig;
@@ -38,7 +43,10 @@ use std::time::SystemTime;
 use base64::Engine as _;
 use bytes::{Bytes, BytesMut};
 use cx::enums::{ServerAssignmentType, UserDataAlreadyAvailable};
-use cx::{AnswerCommon, CxResult, RegistrationTerminationAnswer, RegistrationTerminationRequest};
+use cx::{
+    AnswerCommon, CxResult, PushProfileAnswer, PushProfileRequest, RegistrationTerminationAnswer,
+    RegistrationTerminationRequest,
+};
 use sip::{AuthHeader, HeaderName, Message, Uri};
 
 use crate::cx_client::CxClient;
@@ -69,6 +77,8 @@ pub struct TickReport {
     pub sar_failures: usize,
     /// Store errors met (the work is retried at the next tick).
     pub store_errors: usize,
+    /// Reg-event subscriptions that expired (final NOTIFY with `terminated;reason=timeout`).
+    pub subscriptions_expired: usize,
 }
 
 /// The S-CSCF registrar. Cheap to share behind an `Arc`; all state is in the store.
@@ -78,6 +88,8 @@ pub struct Registrar {
     store: Arc<dyn RegistrationStore>,
     /// `<sip:orig@host:port;lr>`.
     service_route: String,
+    /// The reg-event notifier.
+    reg_event: regevent::RegEvent,
 }
 
 impl std::fmt::Debug for Registrar {
@@ -133,6 +145,27 @@ fn is_protected(creds: Option<&AuthHeader>) -> bool {
                 .iter()
                 .any(|p| v.eq_ignore_ascii_case(p))
         })
+}
+
+/// The implicit registration set of `aor` in a user profile (TS 29.228 Annex B): `aor` first,
+/// then every identity that is neither barred nor a wildcarded PSI; `None` when `aor` is barred.
+fn implicit_set_of(profile: &cx::ImsSubscription, aor: &str) -> Option<Vec<String>> {
+    let ids = || {
+        profile
+            .service_profiles
+            .iter()
+            .flat_map(|p| &p.public_identities)
+    };
+    if ids().any(|i| i.barring_indication && i.identity == aor) {
+        return None;
+    }
+    let mut set = vec![aor.to_string()];
+    for id in ids().filter(|i| !i.barring_indication && i.wildcarded_psi.is_none()) {
+        if !set.contains(&id.identity) {
+            set.push(id.identity.clone());
+        }
+    }
+    Some(set)
 }
 
 /// The IMPU a URI stands for: a SIP URI without parameters or headers, a tel URI as is
@@ -192,17 +225,73 @@ impl Registrar {
                     .to_string()
             });
         let service_route = format!("<sip:{}@{host_port};lr>", cfg.service_route_user);
+        let reg_event = regevent::RegEvent::new(
+            store.clone(),
+            regevent::subscription::ExpiresPolicy {
+                min: cfg.subscription_min_expires,
+                max: cfg
+                    .subscription_max_expires
+                    .max(cfg.subscription_min_expires),
+                default: cfg.subscription_default_expires,
+            },
+            cfg.server_name.clone(),
+        );
         Self {
             cfg,
             cx,
             store,
             service_route,
+            reg_event,
         }
     }
 
     /// The configuration.
     pub fn config(&self) -> &ScscfConfig {
         &self.cfg
+    }
+
+    /// The reg-event notifier (its outbox carries the NOTIFYs to send).
+    pub fn reg_event(&self) -> &regevent::RegEvent {
+        &self.reg_event
+    }
+
+    /// A SUBSCRIBE to the reg event (RFC 3680, TS 24.229 §5.4.2.1.1); returns the response, the
+    /// NOTIFY goes to the outbox.
+    pub async fn handle_subscribe(&self, req: &Message) -> Message {
+        self.handle_subscribe_at(req, SystemTime::now()).await
+    }
+
+    /// [`Self::handle_subscribe`] at the time `now` (simulated clocks in tests).
+    pub async fn handle_subscribe_at(&self, req: &Message, now: SystemTime) -> Message {
+        let now = unix(now);
+        let reg = match regevent::RegEvent::resource_of(req) {
+            Some(aor) => match self.store.get_registration(&aor).await {
+                Ok(r) => r.map(|v| v.value).and_then(|mut r| {
+                    r.contacts.retain(|c| c.expires_at > now);
+                    (!r.contacts.is_empty()).then_some(r)
+                }),
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading a registration for SUBSCRIBE failed");
+                    None
+                }
+            },
+            None => None,
+        };
+        self.reg_event.subscribe(req, reg, now).await
+    }
+
+    /// Tells the reg-event subscribers of `aor` about a change (errors logged).
+    async fn announce(
+        &self,
+        aor: &str,
+        before: Option<&Registration>,
+        after: Option<&Registration>,
+        cause: regevent::Cause,
+        now: UnixSecs,
+    ) {
+        if let Err(e) = self.reg_event.changed(aor, before, after, cause, now).await {
+            tracing::warn!(aor, error = %e, "reg-event NOTIFYs failed");
+        }
     }
 
     /// Handles a REGISTER (already passed the transaction layer); returns the full response.
@@ -338,6 +427,7 @@ impl Registrar {
         let mut implicit: Option<Vec<String>> = None;
         for _ in 0..CAS_ATTEMPTS {
             let version = existing.as_ref().map_or(ABSENT, |v| v.version);
+            let before = existing.as_ref().map(|v| v.value.clone());
             let mut reg = existing.take().map(|v| v.value).unwrap_or(Registration {
                 aor: aor.to_string(),
                 impi: impi.to_string(),
@@ -381,6 +471,14 @@ impl Registrar {
             };
             match written {
                 Ok(CasOutcome::Applied(_)) => {
+                    self.announce(
+                        aor,
+                        before.as_ref(),
+                        Some(&reg),
+                        regevent::Cause::Register,
+                        refresh.now,
+                    )
+                    .await;
                     if reg.contacts.is_empty() {
                         self.sar_quiet(
                             impi,
@@ -438,35 +536,16 @@ impl Registrar {
             let (code, reason) = status_for_cx(&saa.common.result);
             return Err(SarRefused::Status(code, reason));
         }
-        let mut set = vec![aor.to_string()];
         match saa.user_data() {
-            Ok(Some(profile)) => {
-                let barred: Vec<&str> = profile
-                    .service_profiles
-                    .iter()
-                    .flat_map(|p| &p.public_identities)
-                    .filter(|i| i.barring_indication)
-                    .map(|i| i.identity.as_str())
-                    .collect();
-                if barred.contains(&aor) {
-                    // TS 24.229 §5.4.1.2.1: a barred IMPU cannot be registered.
-                    return Err(SarRefused::Status(403, "Forbidden"));
-                }
-                for id in profile
-                    .service_profiles
-                    .iter()
-                    .flat_map(|p| &p.public_identities)
-                    .filter(|i| !i.barring_indication && i.wildcarded_psi.is_none())
-                {
-                    if !set.contains(&id.identity) {
-                        set.push(id.identity.clone());
-                    }
-                }
+            Ok(Some(profile)) => implicit_set_of(&profile, aor)
+                // TS 24.229 §5.4.1.2.1: a barred IMPU cannot be registered.
+                .ok_or(SarRefused::Status(403, "Forbidden")),
+            Ok(None) => Ok(vec![aor.to_string()]),
+            Err(e) => {
+                tracing::warn!(error = %e, "SAA User-Data unreadable; implicit set = IMPU");
+                Ok(vec![aor.to_string()])
             }
-            Ok(None) => {}
-            Err(e) => tracing::warn!(error = %e, "SAA User-Data unreadable; implicit set = IMPU"),
         }
-        Ok(set)
     }
 
     /// A SAR whose outcome does not change our answer; failures are logged and counted.
@@ -658,6 +737,13 @@ impl Registrar {
                 report.store_errors += 1;
             }
         }
+        match self.reg_event.expire(now).await {
+            Ok(n) => report.subscriptions_expired += n,
+            Err(e) => {
+                tracing::warn!(error = %e, "expiring reg subscriptions failed");
+                report.store_errors += 1;
+            }
+        }
         match self.store.purge_expired_challenges(now).await {
             Ok(expired) => {
                 for ch in expired {
@@ -721,6 +807,8 @@ impl Registrar {
         match outcome {
             Ok(CasOutcome::Applied(_)) => {
                 report.expired_contacts += removed;
+                self.announce(aor, Some(&reg), Some(&left), regevent::Cause::Expiry, now)
+                    .await;
                 if left.contacts.is_empty() {
                     if !self
                         .sar_quiet(
@@ -766,6 +854,13 @@ impl Registrar {
     ) -> RegistrationTerminationAnswer {
         let cxc = self.cx.config();
         let mut result = CxResult::SUCCESS;
+        let now = unix(SystemTime::now());
+        // TS 24.229 §5.4.1.5: PERMANENT_TERMINATION → `rejected` (no re-registration), any other
+        // reason → `deactivated` (the UE registers again)
+        let cause = regevent::Cause::Network {
+            reregister: rtr.deregistration_reason.reason_code
+                != cx::enums::ReasonCode::PermanentTermination,
+        };
         for impu in &rtr.public_identities {
             let key = Uri::parse(impu)
                 .ok()
@@ -777,6 +872,7 @@ impl Registrar {
                         tracing::warn!(error = %e, impu, "RTR: removing the registration failed");
                         result = CxResult::ResultCode(cx::result::base::DIAMETER_UNABLE_TO_COMPLY);
                     } else {
+                        self.announce(&key, Some(&r.value), None, cause, now).await;
                         metrics::counter!("imscore_registrations_total", "outcome" => "network_deregistered")
                             .increment(1);
                     }
@@ -797,6 +893,83 @@ impl Registrar {
             ),
             associated_identities: Some(vec![rtr.user_name.clone()]),
         }
+    }
+
+    /// Answers a PPR (HSS-initiated profile update, TS 29.228 §6.2.2, TS 24.229 §5.4.1.7): the
+    /// implicit registration set of each registration of the IMPI is re-read from the new
+    /// User-Data and stored, and reg-event subscribers hear of the identities added or removed. An unreadable User-Data gets
+    /// DIAMETER_ERROR_NOT_SUPPORTED_USER_DATA; a PPR without one (charging or auth data only)
+    /// changes nothing here and gets DIAMETER_SUCCESS.
+    pub async fn handle_ppr(&self, ppr: PushProfileRequest) -> PushProfileAnswer {
+        let cxc = self.cx.config();
+        let answer = |result| PushProfileAnswer {
+            common: AnswerCommon::answering(
+                &ppr.common,
+                cxc.origin_host.clone(),
+                cxc.origin_realm.clone(),
+                result,
+            ),
+        };
+        let profile = match ppr.user_data() {
+            Ok(Some(p)) => p,
+            Ok(None) => return answer(CxResult::SUCCESS),
+            Err(e) => {
+                tracing::warn!(impi = %ppr.user_name, error = %e, "PPR User-Data unreadable");
+                return answer(CxResult::Experimental {
+                    vendor_id: 10415,
+                    code: 5009,
+                });
+            }
+        };
+        let impus: Vec<String> = profile
+            .service_profiles
+            .iter()
+            .flat_map(|p| &p.public_identities)
+            .map(|i| i.identity.clone())
+            .collect();
+        let mut result = CxResult::SUCCESS;
+        for impu in &impus {
+            for _ in 0..CAS_ATTEMPTS {
+                let cur = match self.store.get_registration(impu).await {
+                    Ok(Some(r)) if r.value.impi == ppr.user_name => r,
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, impu, "PPR: reading the registration failed");
+                        result = CxResult::ResultCode(cx::result::base::DIAMETER_UNABLE_TO_COMPLY);
+                        break;
+                    }
+                };
+                let Some(set) = implicit_set_of(&profile, impu) else {
+                    break; // now barred: left to the HSS's de-registration
+                };
+                if set == cur.value.implicit_set {
+                    break;
+                }
+                let mut next = cur.value.clone();
+                next.implicit_set = set;
+                match self
+                    .store
+                    .update_registration_if_version(&next, cur.version)
+                    .await
+                {
+                    Ok(CasOutcome::Applied(_)) => {
+                        tracing::info!(impu, "profile updated by PPR");
+                        let now = unix(SystemTime::now());
+                        if let Err(e) = self.reg_event.set_changed(&cur.value, &next, now).await {
+                            tracing::warn!(impu, error = %e, "reg-event NOTIFYs after PPR failed");
+                        }
+                        break;
+                    }
+                    Ok(CasOutcome::Stale) => continue,
+                    Err(e) => {
+                        tracing::warn!(error = %e, impu, "PPR: writing the registration failed");
+                        result = CxResult::ResultCode(cx::result::base::DIAMETER_UNABLE_TO_COMPLY);
+                        break;
+                    }
+                }
+            }
+        }
+        answer(result)
     }
 }
 

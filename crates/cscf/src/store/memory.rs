@@ -14,6 +14,7 @@ struct Inner {
     regs: HashMap<String, (Version, Registration)>,
     ues: HashMap<(String, String), UeRegistration>,
     challenges: HashMap<(String, String), AuthChallenge>,
+    subs: HashMap<String, RegSubscription>,
 }
 
 /// In-memory [`RegistrationStore`] for tests and single-node use.
@@ -199,6 +200,46 @@ impl RegistrationStore for MemoryStore {
             }
         });
         out.sort_by(|a, b| (&a.impi, &a.nonce).cmp(&(&b.impi, &b.nonce)));
+        Ok(out)
+    }
+
+    async fn put_reg_subscription(&self, sub: &RegSubscription) -> Result<(), CscfError> {
+        self.lock().subs.insert(sub.id.clone(), sub.clone());
+        Ok(())
+    }
+
+    async fn get_reg_subscription(&self, id: &str) -> Result<Option<RegSubscription>, CscfError> {
+        Ok(self.lock().subs.get(id).cloned())
+    }
+
+    async fn reg_subscriptions_of(&self, aor: &str) -> Result<Vec<RegSubscription>, CscfError> {
+        let mut out: Vec<RegSubscription> = self
+            .lock()
+            .subs
+            .values()
+            .filter(|s| s.aor == aor)
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(out)
+    }
+
+    async fn remove_reg_subscription(&self, id: &str) -> Result<bool, CscfError> {
+        Ok(self.lock().subs.remove(id).is_some())
+    }
+
+    async fn reg_subscriptions_expiring_before(
+        &self,
+        before: UnixSecs,
+    ) -> Result<Vec<RegSubscription>, CscfError> {
+        let mut out: Vec<RegSubscription> = self
+            .lock()
+            .subs
+            .values()
+            .filter(|s| s.expires_at < before)
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| (a.expires_at, &a.id).cmp(&(b.expires_at, &b.id)));
         Ok(out)
     }
 }

@@ -46,6 +46,7 @@
 //! | `take_challenge` | `MULTI` `HGET body`, `HGET nc`, `DEL`, `ZREM` `EXEC`: the caller whose `DEL` returned 1 owns it (a `GETDEL` equivalent) |
 //! | `advance_nonce_count` | Lua: `HGET nc`, compare, `HSET nc` |
 //! | `purge_expired_challenges` | Lua: `ZRANGEBYSCORE P ch-exp -inf now`, then `HGET body`, `DEL`, `ZREM` each, returning the bodies |
+//! | reg-event subscription | `SET P sub:{id}` JSON, `SADD P sub-of:{aor} id`, `ZADD P sub-exp id expiry` in `MULTI`; removal `DEL`/`SREM`/`ZREM` |
 
 mod memory;
 mod model;
@@ -55,8 +56,9 @@ mod sqlite;
 pub use self::redis::RedisStore;
 pub use memory::MemoryStore;
 pub use model::{
-    AuthChallenge, CasOutcome, ExpiredChallenge, Expiring, Flow, NcCheck, RegContact, Registration,
-    UeRegistration, UnixSecs, Version, Versioned, Xres, ABSENT,
+    AuthChallenge, CasOutcome, ExpiredChallenge, Expiring, Flow, NcCheck, RegContact,
+    RegSubscriber, RegSubscription, Registration, UeRegistration, UnixSecs, Version, Versioned,
+    Xres, ABSENT,
 };
 pub use sqlite::{SqliteStore, SQLITE_FILE_NAME};
 
@@ -151,4 +153,25 @@ pub trait RegistrationStore: Send + Sync {
         &self,
         now: UnixSecs,
     ) -> Result<Vec<ExpiredChallenge>, CscfError>;
+
+    // ---- S-CSCF reg-event subscriptions (RFC 3680; keyed by `RegSubscription::id`) ----
+
+    /// Stores (create or replace) a subscription.
+    async fn put_reg_subscription(&self, sub: &RegSubscription) -> Result<(), CscfError>;
+
+    /// Reads the subscription with store key `id`.
+    async fn get_reg_subscription(&self, id: &str) -> Result<Option<RegSubscription>, CscfError>;
+
+    /// Every subscription watching the registration `aor`, ordered by id.
+    async fn reg_subscriptions_of(&self, aor: &str) -> Result<Vec<RegSubscription>, CscfError>;
+
+    /// Removes it; returns whether there was one.
+    async fn remove_reg_subscription(&self, id: &str) -> Result<bool, CscfError>;
+
+    /// Subscriptions expiring strictly before `before`, earliest first (durable timers: listed
+    /// again after a restart).
+    async fn reg_subscriptions_expiring_before(
+        &self,
+        before: UnixSecs,
+    ) -> Result<Vec<RegSubscription>, CscfError>;
 }

@@ -127,6 +127,59 @@ pub struct UeRegistration {
     pub security_association: Option<String>,
 }
 
+/// Who holds a reg-event subscription (TS 24.229 §5.4.2.1.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RegSubscriber {
+    /// The UE, for its own public identities (asserted by the P-CSCF).
+    Ue,
+    /// A P-CSCF on the registration's Path (TS 24.229 §5.2.3).
+    Pcscf,
+}
+
+/// The S-CSCF's side of one reg-event subscription (RFC 3680, RFC 6665 §4.2): the dialog it
+/// sends NOTIFYs in and the reginfo `version` it last used. Kept in the store so that, after a
+/// restart, NOTIFYs go on with increasing CSeq and version, and its expiry still fires.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegSubscription {
+    /// Store key: `Call-ID` and our tag ([`RegSubscription::key`]).
+    pub id: String,
+    /// The registration watched (its store key, the registered IMPU).
+    pub aor: String,
+    /// The IMPU subscribed to (Request-URI of the SUBSCRIBE).
+    pub resource: String,
+    /// Who subscribed.
+    pub subscriber: RegSubscriber,
+    /// Call-ID of the dialog.
+    pub call_id: String,
+    /// Our tag (To tag of the 200, From tag of our NOTIFYs).
+    pub local_tag: String,
+    /// The subscriber's tag.
+    pub remote_tag: String,
+    /// Our URI as a name-addr with our tag (From of NOTIFYs).
+    pub local_uri: String,
+    /// The subscriber's URI with its tag (To of NOTIFYs).
+    pub remote_uri: String,
+    /// The subscriber's Contact (Request-URI of NOTIFYs).
+    pub remote_target: String,
+    /// Route set (RFC 3261 §12.1.1: Record-Route of the SUBSCRIBE, in order), name-addrs.
+    pub route_set: Vec<String>,
+    /// CSeq of our last NOTIFY (the next one uses +1).
+    pub local_cseq: u32,
+    /// CSeq of the subscriber's last SUBSCRIBE.
+    pub remote_cseq: u32,
+    /// `version` of the last reginfo document sent; `None` before the first NOTIFY.
+    pub version: Option<u32>,
+    /// When the subscription expires.
+    pub expires_at: UnixSecs,
+}
+
+impl RegSubscription {
+    /// The store key of the dialog `call_id` / `local_tag`.
+    pub fn key(call_id: &str, local_tag: &str) -> String {
+        format!("{call_id};{local_tag}")
+    }
+}
+
 /// The expected response XRES (TS 33.102 §6.3.2: 4 to 16 octets). A secret: zeroized on drop,
 /// compared in constant time, `Debug` redacted. May contain any byte, including 0x00.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]

@@ -444,4 +444,91 @@ impl RegistrationStore for RedisStore {
         out.sort_by(|a, b| (&a.impi, &a.nonce).cmp(&(&b.impi, &b.nonce)));
         Ok(out)
     }
+
+    async fn put_reg_subscription(&self, sub: &RegSubscription) -> Result<(), CscfError> {
+        redis::pipe()
+            .atomic()
+            .cmd("SET")
+            .arg(self.k("sub", &sub.id))
+            .arg(serde_json::to_string(sub)?)
+            .ignore()
+            .cmd("SADD")
+            .arg(self.k("sub-of", &sub.aor))
+            .arg(&sub.id)
+            .ignore()
+            .cmd("ZADD")
+            .arg(self.z("sub"))
+            .arg(sub.expires_at)
+            .arg(&sub.id)
+            .ignore()
+            .query_async::<()>(&mut self.conn.clone())
+            .await?;
+        Ok(())
+    }
+
+    async fn get_reg_subscription(&self, id: &str) -> Result<Option<RegSubscription>, CscfError> {
+        let body: Option<String> = redis::cmd("GET")
+            .arg(self.k("sub", id))
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(body.map(|b| serde_json::from_str(&b)).transpose()?)
+    }
+
+    async fn reg_subscriptions_of(&self, aor: &str) -> Result<Vec<RegSubscription>, CscfError> {
+        let ids: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(self.k("sub-of", aor))
+            .query_async(&mut self.conn.clone())
+            .await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(s) = self.get_reg_subscription(&id).await? {
+                if s.aor == aor {
+                    out.push(s);
+                }
+            }
+        }
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(out)
+    }
+
+    async fn remove_reg_subscription(&self, id: &str) -> Result<bool, CscfError> {
+        let Some(sub) = self.get_reg_subscription(id).await? else {
+            return Ok(false);
+        };
+        let (n, _, _): (i64, i64, i64) = redis::pipe()
+            .atomic()
+            .cmd("DEL")
+            .arg(self.k("sub", id))
+            .cmd("SREM")
+            .arg(self.k("sub-of", &sub.aor))
+            .arg(id)
+            .cmd("ZREM")
+            .arg(self.z("sub"))
+            .arg(id)
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(n > 0)
+    }
+
+    async fn reg_subscriptions_expiring_before(
+        &self,
+        before: UnixSecs,
+    ) -> Result<Vec<RegSubscription>, CscfError> {
+        let ids: Vec<String> = redis::cmd("ZRANGEBYSCORE")
+            .arg(self.z("sub"))
+            .arg("-inf")
+            .arg(format!("({before}"))
+            .query_async(&mut self.conn.clone())
+            .await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(s) = self.get_reg_subscription(&id).await? {
+                if s.expires_at < before {
+                    out.push(s);
+                }
+            }
+        }
+        out.sort_by(|a, b| (a.expires_at, &a.id).cmp(&(b.expires_at, &b.id)));
+        Ok(out)
+    }
 }

@@ -380,4 +380,63 @@ impl RegistrationStore for SqliteStore {
         out.sort_by(|a, b| (&a.impi, &a.nonce).cmp(&(&b.impi, &b.nonce)));
         Ok(out)
     }
+
+    async fn put_reg_subscription(&self, sub: &RegSubscription) -> Result<(), CscfError> {
+        sqlx::query(
+            "INSERT OR REPLACE INTO reg_subscription (id, aor, expires_at, body) \
+             VALUES (?, ?, ?, ?)",
+        )
+        .bind(&sub.id)
+        .bind(&sub.aor)
+        .bind(to_db("expiry", sub.expires_at)?)
+        .bind(serde_json::to_string(sub)?)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn get_reg_subscription(&self, id: &str) -> Result<Option<RegSubscription>, CscfError> {
+        let body: Option<String> =
+            sqlx::query_scalar("SELECT body FROM reg_subscription WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(body.map(|b| serde_json::from_str(&b)).transpose()?)
+    }
+
+    async fn reg_subscriptions_of(&self, aor: &str) -> Result<Vec<RegSubscription>, CscfError> {
+        let bodies: Vec<String> =
+            sqlx::query_scalar("SELECT body FROM reg_subscription WHERE aor = ? ORDER BY id")
+                .bind(aor)
+                .fetch_all(&self.pool)
+                .await?;
+        bodies
+            .iter()
+            .map(|b| serde_json::from_str(b).map_err(CscfError::from))
+            .collect()
+    }
+
+    async fn remove_reg_subscription(&self, id: &str) -> Result<bool, CscfError> {
+        let r = sqlx::query("DELETE FROM reg_subscription WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    async fn reg_subscriptions_expiring_before(
+        &self,
+        before: UnixSecs,
+    ) -> Result<Vec<RegSubscription>, CscfError> {
+        let bodies: Vec<String> = sqlx::query_scalar(
+            "SELECT body FROM reg_subscription WHERE expires_at < ? ORDER BY expires_at, id",
+        )
+        .bind(to_db("time", before)?)
+        .fetch_all(&self.pool)
+        .await?;
+        bodies
+            .iter()
+            .map(|b| serde_json::from_str(b).map_err(CscfError::from))
+            .collect()
+    }
 }

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod reginfo_check;
+
 use std::sync::Arc;
 use std::time::Duration;
 

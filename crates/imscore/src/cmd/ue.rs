@@ -339,7 +339,9 @@ fn register(a: RegisterArgs) -> ExitCode {
         cfg.transport = kind.via_token().into();
         cfg.pcscf = Some((pcscf.ip().to_string(), pcscf.port()));
         cfg.expires = a.expires;
-        cfg.reg_event_expires = (!a.no_reg_event).then_some(a.expires);
+        // TS 24.229 §5.1.1.3: the UE subscribes to its reg event for 600 000 s, whatever the
+        // registration's own interval
+        cfg.reg_event_expires = (!a.no_reg_event).then_some(600_000);
         let ue = match Ue::new(cfg, Credentials::Aka(Box::new(isim))) {
             Ok(u) => u,
             Err(e) => return fail(2, e),

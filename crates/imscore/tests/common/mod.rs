@@ -356,6 +356,16 @@ pub struct SippJob<'a> {
 
 /// Runs the scenario against the P-CSCF (UDP).
 pub fn run_sipp(dir: &Path, pcscf: SocketAddr, job: SippJob<'_>) -> SippRun {
+    run_sipp_scenario(dir, pcscf, SCENARIO, job)
+}
+
+/// Runs the SIPp scenario file `scenario` against the P-CSCF (UDP).
+pub fn run_sipp_scenario(
+    dir: &Path,
+    pcscf: SocketAddr,
+    scenario: &str,
+    job: SippJob<'_>,
+) -> SippRun {
     let SippJob {
         tag,
         csv,
@@ -369,7 +379,7 @@ pub fn run_sipp(dir: &Path, pcscf: SocketAddr, job: SippJob<'_>) -> SippRun {
     let mut child = Command::new("sipp")
         .arg(pcscf.to_string())
         .arg("-sf")
-        .arg(SCENARIO)
+        .arg(scenario)
         .arg("-inf")
         .arg(csv)
         .args([
