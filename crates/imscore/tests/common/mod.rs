@@ -356,6 +356,17 @@ pub struct SippJob<'a> {
 
 /// Runs the scenario against the P-CSCF (UDP).
 pub fn run_sipp(dir: &Path, pcscf: SocketAddr, job: SippJob<'_>) -> SippRun {
+    run_sipp_scenario(dir, Path::new(SCENARIO), pcscf, job)
+}
+
+/// Runs `scenario` against `target` (UDP).
+pub fn run_sipp_scenario(
+    dir: &Path,
+    scenario: &Path,
+    target: SocketAddr,
+    job: SippJob<'_>,
+) -> SippRun {
+    let pcscf = target;
     let SippJob {
         tag,
         csv,
@@ -369,7 +380,7 @@ pub fn run_sipp(dir: &Path, pcscf: SocketAddr, job: SippJob<'_>) -> SippRun {
     let mut child = Command::new("sipp")
         .arg(pcscf.to_string())
         .arg("-sf")
-        .arg(SCENARIO)
+        .arg(scenario)
         .arg("-inf")
         .arg(csv)
         .args([
