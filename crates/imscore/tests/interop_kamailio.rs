@@ -77,3 +77,56 @@ fn sipp_registers_through_kamailio_icscf_and_scscf_with_our_hss() {
     // per registration at least UAA, MAA, SAA
     assert_clean("kamailio-is", &v, 0, 3 * N as usize);
 }
+
+#[test]
+fn sipp_registers_through_our_pcscf_and_icscf_in_front_of_kamailio_scscf() {
+    let tmp = TempDir::new("interop-kamailio-s");
+    let dir = tmp.path();
+    let ports = pick_ports(12);
+    // our I-CSCF's S-CSCF (sip:scscf...:<ports.scscf>, in its host table) is Kamailio's
+    let cfg = our_config(dir, &ports, |t| t);
+    let capture = Capture::start(
+        dir,
+        "kamailio-s",
+        &[ports.pcscf, ports.icscf, ports.scscf, ports.hss],
+    );
+    let mut hss = imscore_run(dir, &cfg, "hss", N + 1);
+    let mut scscf = kamailio(dir, KamailioRole::Scscf, ports.scscf, ports.hss);
+    let mut icscf = imscore_run(dir, &cfg, "icscf", 0);
+    let mut pcscf = imscore_run(dir, &cfg, "pcscf", 0);
+    let scenario = std::path::PathBuf::from(SCENARIO);
+    let target = SocketAddr::from(([127, 0, 0, 1], ports.pcscf));
+    warm_up(
+        dir,
+        &scenario,
+        target,
+        N + 1,
+        &mut [&mut hss, &mut scscf, &mut icscf, &mut pcscf],
+    );
+
+    register_all(
+        dir,
+        "kamailio-s",
+        &scenario,
+        target,
+        1,
+        N,
+        RATE,
+        &[&hss, &scscf, &icscf, &pcscf],
+    );
+    for p in [&mut hss, &mut scscf, &mut icscf, &mut pcscf] {
+        p.assert_running();
+    }
+    let pcap = capture.stop();
+    drop((pcscf, icscf, scscf, hss));
+    // what we sent: SIP from our P-CSCF and I-CSCF, Diameter from the HSS and the I-CSCF
+    let v = judge(
+        &pcap,
+        &[ports.pcscf, ports.icscf, ports.scscf],
+        &[ports.hss],
+        &[ports.pcscf, ports.icscf],
+        &[HSS_HOST, ICSCF_HOST],
+    );
+    // per registration: REGISTERs and responses at each of our two proxies
+    assert_clean("kamailio-s", &v, 6 * N as usize, 3 * N as usize);
+}

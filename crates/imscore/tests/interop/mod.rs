@@ -590,7 +590,7 @@ pub fn judge(
         if v.is_empty() {
             "0".to_string()
         } else {
-            v.join(" ")
+            v.join(", ")
         }
     };
     let ours = format!(
