@@ -658,3 +658,64 @@ pub fn assert_clean(tag: &str, v: &Verdict, min_sip: usize, min_diameter: usize)
         v.problems.join("\n")
     );
 }
+
+/// The Diameter identity of the freeDiameter relay.
+pub const DRA_HOST: &str = "dra.mnc001.mcc001.3gppnetwork.org";
+/// Its realm.
+pub const DRA_REALM: &str = "mnc001.mcc001.3gppnetwork.org";
+
+/// Starts freeDiameter (`interop/freediameter/relay.conf`) as a relay on `port`: it connects to
+/// the HSS at `hss_port` and accepts the Diameter clients `clients`; waits until the HSS
+/// connection is open. Its TLS identity (which freeDiameter needs even for plain TCP peers) is
+/// a self-signed certificate made with openssl.
+pub fn freediameter(dir: &Path, port: u16, hss_port: u16, clients: &[&str]) -> Proc {
+    let fdir = dir.join("freediameter");
+    std::fs::create_dir_all(&fdir).expect("freediameter dir");
+    let out = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args(["-subj", &format!("/CN={DRA_HOST}"), "-keyout"])
+        .arg(fdir.join("dra.key"))
+        .arg("-out")
+        .arg(fdir.join("dra.crt"))
+        .output()
+        .expect("openssl must be installed");
+    assert!(
+        out.status.success(),
+        "openssl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // the clients connect to the relay; ConnectPeer makes them known (their ConnectTo port is
+    // closed, so the relay never reaches them first)
+    let closed = testkit::scratch::free_tcp_port();
+    let peers = clients
+        .iter()
+        .map(|c| {
+            format!(
+                "ConnectPeer = \"{c}\" {{ ConnectTo = \"127.0.0.1\"; Port = {closed}; No_TLS; }};"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let vars = vec![
+        ("DIR", fdir.display().to_string()),
+        ("IDENTITY", DRA_HOST.into()),
+        ("REALM", DRA_REALM.into()),
+        ("PORT", port.to_string()),
+        ("HSS_HOST", HSS_HOST.into()),
+        ("HSS_PORT", hss_port.to_string()),
+        ("CSCF_PEERS", peers),
+    ];
+    let conf = fdir.join("relay.conf");
+    std::fs::write(
+        &conf,
+        fill(&read_template("freediameter/relay.conf"), &vars),
+    )
+    .expect("relay.conf");
+    let mut cmd = Command::new("freeDiameterd");
+    cmd.arg("-c").arg(&conf);
+    let mut p = Proc::spawn("freeDiameterd", cmd, dir.join("freediameter.log"));
+    p.wait_for("STATE_OPEN", 20);
+    p
+}
