@@ -61,21 +61,24 @@ fn registrations_go_through_a_freediameter_relay_routing_by_realm() {
     warm_up(
         dir,
         &scenario,
+        "127.0.0.1",
         target,
         N + 1,
         &mut [&mut hss, &mut dra, &mut scscf, &mut icscf, &mut pcscf],
     );
 
-    register_all(
+    let t = register_all(
         dir,
         "freediameter",
         &scenario,
+        "127.0.0.1",
         target,
         1,
         N,
         RATE,
         &[&hss, &dra, &scscf, &icscf, &pcscf],
     );
+    assert_eq!(t.keys_leaked, 0, "the P-CSCF let CK/IK through to the UE");
     for p in [&mut hss, &mut dra, &mut scscf, &mut icscf, &mut pcscf] {
         p.assert_running();
     }

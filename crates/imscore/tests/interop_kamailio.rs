@@ -46,6 +46,7 @@ fn sipp_registers_through_kamailio_icscf_and_scscf_with_our_hss() {
     warm_up(
         dir,
         &scenario,
+        "127.0.0.1",
         target,
         N + 1,
         &mut [&mut hss, &mut scscf, &mut icscf],
@@ -55,6 +56,7 @@ fn sipp_registers_through_kamailio_icscf_and_scscf_with_our_hss() {
         dir,
         "kamailio-is",
         &scenario,
+        "127.0.0.1",
         target,
         1,
         N,
@@ -99,21 +101,24 @@ fn sipp_registers_through_our_pcscf_and_icscf_in_front_of_kamailio_scscf() {
     warm_up(
         dir,
         &scenario,
+        "127.0.0.1",
         target,
         N + 1,
         &mut [&mut hss, &mut scscf, &mut icscf, &mut pcscf],
     );
 
-    register_all(
+    let t = register_all(
         dir,
         "kamailio-s",
         &scenario,
+        "127.0.0.1",
         target,
         1,
         N,
         RATE,
         &[&hss, &scscf, &icscf, &pcscf],
     );
+    assert_eq!(t.keys_leaked, 0, "the P-CSCF let CK/IK through to the UE");
     for p in [&mut hss, &mut scscf, &mut icscf, &mut pcscf] {
         p.assert_running();
     }
@@ -129,4 +134,87 @@ fn sipp_registers_through_our_pcscf_and_icscf_in_front_of_kamailio_scscf() {
     );
     // per registration: REGISTERs and responses at each of our two proxies
     assert_clean("kamailio-s", &v, 6 * N as usize, 3 * N as usize);
+}
+
+#[test]
+fn sipp_registers_through_kamailio_pcscf_in_front_of_our_icscf_and_scscf() {
+    let tmp = TempDir::new("interop-kamailio-p");
+    let dir = tmp.path();
+    // ims_ipsec_pcscf flushes the XFRM state of its network namespace: give it its own
+    let ns = Netns::create();
+    let ports = pick_ports(14);
+    let kam_port = testkit::scratch::free_udp_port();
+    // our I-CSCF also listens on our end of the veth pair
+    let cfg = our_config(dir, &ports, |t| {
+        let from = format!(
+            "listen = [\"udp:127.0.0.1:{p}\", \"tcp:127.0.0.1:{p}\"]",
+            p = ports.icscf
+        );
+        assert!(t.contains(&from), "config example changed");
+        t.replace(
+            &from,
+            &format!(
+                "listen = [\"udp:127.0.0.1:{p}\", \"tcp:127.0.0.1:{p}\", \"udp:{ip}:{p}\"]",
+                p = ports.icscf,
+                ip = ns.host_ip
+            ),
+        )
+    });
+    let capture = Capture::start_on(
+        dir,
+        "kamailio-p",
+        &["lo", &ns.host_if],
+        &[kam_port, ports.icscf, ports.scscf, ports.hss],
+    );
+    let mut hss = imscore_run(dir, &cfg, "hss", N + 1);
+    let mut scscf = imscore_run(dir, &cfg, "scscf", 0);
+    let mut icscf = imscore_run(dir, &cfg, "icscf", 0);
+    let mut pcscf = kamailio(
+        dir,
+        KamailioRole::Pcscf {
+            netns: ns.name.clone(),
+            addr: ns.ns_ip.clone(),
+            icscf: format!("{ICSCF_HOST}:{}", ports.icscf),
+            peer_ip: ns.host_ip.clone(),
+        },
+        kam_port,
+        0,
+    );
+    let scenario = std::path::PathBuf::from(SCENARIO);
+    let target: SocketAddr = format!("{}:{kam_port}", ns.ns_ip).parse().expect("addr");
+    warm_up(
+        dir,
+        &scenario,
+        &ns.host_ip,
+        target,
+        N + 1,
+        &mut [&mut hss, &mut scscf, &mut icscf, &mut pcscf],
+    );
+
+    let t = register_all(
+        dir,
+        "kamailio-p",
+        &scenario,
+        &ns.host_ip,
+        target,
+        1,
+        N,
+        RATE,
+        &[&hss, &scscf, &icscf, &pcscf],
+    );
+    assert_eq!(t.keys_leaked, 0, "the P-CSCF let CK/IK through to the UE");
+    for p in [&mut hss, &mut scscf, &mut icscf, &mut pcscf] {
+        p.assert_running();
+    }
+    let pcap = capture.stop();
+    drop((pcscf, icscf, scscf, hss));
+    // what we sent: SIP from our I-CSCF and S-CSCF, Diameter from all three of ours
+    let v = judge(
+        &pcap,
+        &[kam_port, ports.icscf, ports.scscf],
+        &[ports.hss],
+        &[ports.icscf, ports.scscf],
+        &[HSS_HOST, ICSCF_HOST, SCSCF_HOST],
+    );
+    assert_clean("kamailio-p", &v, 6 * N as usize, 6 * N as usize);
 }

@@ -187,6 +187,91 @@ pub enum KamailioRole {
     },
     /// S-CSCF (ims_registrar_scscf, ims_auth, ims_usrloc_scscf).
     Scscf,
+    /// P-CSCF (ims_registrar_pcscf, ims_usrloc_pcscf; sec-agree off) in network namespace
+    /// `netns`, listening on `addr`, sending REGISTER to `icscf` (`host:port`); no Diameter.
+    Pcscf {
+        /// Its namespace.
+        netns: String,
+        /// Its SIP address there.
+        addr: String,
+        /// The I-CSCF (`host:port`, the host from the hosts file).
+        icscf: String,
+        /// Where the hosts file points the home network's names (the namespace's peer address).
+        peer_ip: String,
+    },
+}
+
+/// A network namespace joined to ours by a veth pair (10.231.x.1 here, 10.231.x.2 there);
+/// deleted on drop.
+pub struct Netns {
+    /// Its name.
+    pub name: String,
+    /// Our end's interface.
+    pub host_if: String,
+    /// Our end's address.
+    pub host_ip: String,
+    /// Its end's address.
+    pub ns_ip: String,
+}
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .expect("ip (iproute2) must be installed");
+    assert!(
+        out.status.success(),
+        "ip {}: {} (network namespaces need root)",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl Netns {
+    /// Creates it (names and subnet from the process id).
+    pub fn create() -> Netns {
+        let pid = std::process::id();
+        let name = format!("imsint{pid}");
+        let host_if = format!("vi{pid}h");
+        let ns_if = format!("vi{pid}n");
+        let x = pid % 250;
+        let (host_ip, ns_ip) = (format!("10.231.{x}.1"), format!("10.231.{x}.2"));
+        let _ = Command::new("ip").args(["netns", "del", &name]).output();
+        let _ = Command::new("ip").args(["link", "del", &host_if]).output();
+        ip(&["netns", "add", &name]);
+        let n = Netns {
+            name: name.clone(),
+            host_if: host_if.clone(),
+            host_ip: host_ip.clone(),
+            ns_ip: ns_ip.clone(),
+        };
+        ip(&[
+            "link", "add", &host_if, "type", "veth", "peer", "name", &ns_if,
+        ]);
+        ip(&["link", "set", &ns_if, "netns", &name]);
+        ip(&["addr", "add", &format!("{host_ip}/30"), "dev", &host_if]);
+        ip(&["link", "set", &host_if, "up"]);
+        let inside = |a: &[&str]| {
+            let mut v = vec!["netns", "exec", &name, "ip"];
+            v.extend_from_slice(a);
+            ip(&v);
+        };
+        inside(&["addr", "add", &format!("{ns_ip}/30"), "dev", &ns_if]);
+        inside(&["link", "set", &ns_if, "up"]);
+        inside(&["link", "set", "lo", "up"]);
+        n
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.host_if])
+            .output();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
+    }
 }
 
 /// Starts Kamailio as `role` on `sip_port` (UDP and TCP), with Cx (cdp) to the HSS at
@@ -195,11 +280,12 @@ pub fn kamailio(dir: &Path, role: KamailioRole, sip_port: u16, hss_port: u16) ->
     let (name, host) = match role {
         KamailioRole::Icscf { .. } => ("icscf", ICSCF_HOST),
         KamailioRole::Scscf => ("scscf", SCSCF_HOST),
+        KamailioRole::Pcscf { .. } => ("pcscf", PCSCF_HOST),
     };
     let kdir = dir.join(format!("kamailio-{name}"));
     std::fs::create_dir_all(kdir.join("run")).expect("kamailio dir");
     let hosts = write_hosts(&kdir);
-    let vars = vec![
+    let mut vars = vec![
         ("DIR", kdir.display().to_string()),
         ("DEBUG", "2".into()),
         ("CHILDREN", "4".into()),
@@ -213,18 +299,42 @@ pub fn kamailio(dir: &Path, role: KamailioRole, sip_port: u16, hss_port: u16) ->
         ("PEER_PORT", hss_port.to_string()),
         ("ACCEPT_PORT", testkit::scratch::free_tcp_port().to_string()),
     ];
+    let mut netns = None;
+    if let KamailioRole::Pcscf {
+        netns: ns,
+        addr,
+        icscf,
+        peer_ip,
+    } = &role
+    {
+        vars.push(("SIP_ADDR", addr.clone()));
+        vars.push(("ICSCF", icscf.clone()));
+        vars.push(("IPSEC_CLIENT_PORT", "5100".into()));
+        vars.push(("IPSEC_SERVER_PORT", "5200".into()));
+        // in the namespace, the home network's names are our end of the veth pair
+        let text = std::fs::read_to_string(&hosts).expect("hosts");
+        std::fs::write(
+            &hosts,
+            text.replace("127.0.0.1 hss", &format!("{peer_ip} hss")),
+        )
+        .expect("hosts");
+        netns = Some(ns.clone());
+    }
     let cfg = kdir.join(format!("{name}.cfg"));
     std::fs::write(
         &cfg,
         fill(&read_template(&format!("kamailio/{name}.cfg")), &vars),
     )
     .expect("kamailio cfg");
-    std::fs::write(
-        kdir.join(format!("{name}.xml")),
-        fill(&read_template("kamailio/cdp.xml"), &vars),
-    )
-    .expect("cdp xml");
+    if netns.is_none() {
+        std::fs::write(
+            kdir.join(format!("{name}.xml")),
+            fill(&read_template("kamailio/cdp.xml"), &vars),
+        )
+        .expect("cdp xml");
+    }
     match &role {
+        KamailioRole::Pcscf { .. } => {}
         KamailioRole::Icscf { scscf_uri } => {
             let db = kdir.join("icscf.sqlite");
             sqlite(&db, &read_template("kamailio/icscf.sql"));
@@ -248,7 +358,14 @@ pub fn kamailio(dir: &Path, role: KamailioRole, sip_port: u16, hss_port: u16) ->
             }
         }
     }
-    let mut cmd = Command::new("unshare");
+    let mut cmd = match &netns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, "unshare"]);
+            c
+        }
+        None => Command::new("unshare"),
+    };
     cmd.args(["-m", "sh", "-c"]).arg(format!(
         "mount --bind {hosts} /etc/hosts && exec kamailio -DD -E -f {cfg} -Y {run} -P {run}/kamailio.pid",
         hosts = hosts.display(),
@@ -260,7 +377,12 @@ pub fn kamailio(dir: &Path, role: KamailioRole, sip_port: u16, hss_port: u16) ->
         cmd,
         dir.join(format!("kamailio-{name}.log")),
     );
-    p.wait_for("Acceptor opened sockets", 20);
+    if netns.is_some() {
+        p.wait_for("ims_ipsec_pcscf", 20);
+        std::thread::sleep(Duration::from_millis(1500));
+    } else {
+        p.wait_for("Acceptor opened sockets", 20);
+    }
     p
 }
 
@@ -320,6 +442,8 @@ pub struct Tally {
     pub zero_ok: usize,
     /// Everything else: failures that must not happen.
     pub wrong: Vec<String>,
+    /// Challenges that reached SIPp with ck or ik (a P-CSCF must remove them, TS 33.203 §7.1).
+    pub keys_leaked: usize,
 }
 
 /// Judges every registration of a SIPp trace: a registration whose RES has no 0x00 byte must
@@ -327,6 +451,7 @@ pub struct Tally {
 pub fn tally(run: &SippRun) -> Tally {
     let mut t = Tally::default();
     for (cid, o) in outcomes(&run.trace) {
+        t.keys_leaked += usize::from(o.keys_leaked);
         let Some(nonce) = o.nonce.as_deref() else {
             t.wrong.push(format!("{cid}: no 401 challenge: {o:?}"));
             continue;
@@ -354,6 +479,7 @@ pub fn register_all(
     dir: &Path,
     tag: &str,
     scenario: &Path,
+    local_ip: &str,
     target: SocketAddr,
     from: u64,
     n: u64,
@@ -362,9 +488,10 @@ pub fn register_all(
 ) -> Tally {
     let csv = dir.join(format!("{tag}.csv"));
     write_csv(&csv, from, n, &DEMO_K);
-    let run = run_sipp_scenario(
+    let run = run_sipp_from(
         dir,
         scenario,
+        local_ip,
         target,
         SippJob {
             tag,
@@ -436,6 +563,7 @@ pub fn register_all(
 pub fn warm_up(
     dir: &Path,
     scenario: &Path,
+    local_ip: &str,
     target: SocketAddr,
     imsi_n: u64,
     procs: &mut [&mut Proc],
@@ -448,9 +576,10 @@ pub fn warm_up(
         for p in procs.iter_mut() {
             p.assert_running();
         }
-        let run = run_sipp_scenario(
+        let run = run_sipp_from(
             dir,
             scenario,
+            local_ip,
             target,
             SippJob {
                 tag: "warm-up",
@@ -488,6 +617,11 @@ pub struct Capture {
 impl Capture {
     /// Starts capturing `ports` (UDP and TCP) into `dir/name.pcapng`.
     pub fn start(dir: &Path, name: &str, ports: &[u16]) -> Capture {
+        Capture::start_on(dir, name, &["lo"], ports)
+    }
+
+    /// Starts capturing `ports` (UDP and TCP) on `interfaces` into `dir/name.pcapng`.
+    pub fn start_on(dir: &Path, name: &str, interfaces: &[&str], ports: &[u16]) -> Capture {
         let filter = ports
             .iter()
             .map(|p| format!("port {p}"))
@@ -495,7 +629,10 @@ impl Capture {
             .join(" or ");
         let file = dir.join(format!("{name}.pcapng"));
         let mut cmd = Command::new("dumpcap");
-        cmd.args(["-i", "lo", "-f", &filter, "-w"]).arg(&file);
+        for i in interfaces {
+            cmd.args(["-i", i, "-f", &filter]);
+        }
+        cmd.arg("-w").arg(&file);
         let mut p = Proc::spawn("dumpcap", cmd, dir.join(format!("{name}.dumpcap.log")));
         p.wait_for("Capturing on", 20);
         std::thread::sleep(Duration::from_millis(300));
