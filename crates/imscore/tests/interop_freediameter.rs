@@ -21,6 +21,7 @@ use testkit::scratch::{free_tcp_port, TempDir};
 
 const N: u64 = 60;
 const RATE: u32 = 30;
+const LOCAL_IP: &str = "127.0.0.1";
 const CSCF_REALM: &str = "cscf.mnc001.mcc001.3gppnetwork.org";
 
 #[test]
@@ -58,11 +59,14 @@ fn registrations_go_through_a_freediameter_relay_routing_by_realm() {
     let mut pcscf = imscore_run(dir, &cfg, "pcscf", 0);
     let scenario = std::path::PathBuf::from(SCENARIO);
     let target = SocketAddr::from(([127, 0, 0, 1], ports.pcscf));
+    let ue = Sipp {
+        scenario: &scenario,
+        local_ip: LOCAL_IP,
+        target,
+    };
     warm_up(
         dir,
-        &scenario,
-        "127.0.0.1",
-        target,
+        &ue,
         N + 1,
         &mut [&mut hss, &mut dra, &mut scscf, &mut icscf, &mut pcscf],
     );
@@ -70,9 +74,7 @@ fn registrations_go_through_a_freediameter_relay_routing_by_realm() {
     let t = register_all(
         dir,
         "freediameter",
-        &scenario,
-        "127.0.0.1",
-        target,
+        &ue,
         1,
         N,
         RATE,

@@ -23,6 +23,7 @@ use testkit::scratch::TempDir;
 
 const N: u64 = 60;
 const RATE: u32 = 30;
+const LOCAL_IP: &str = "127.0.0.1";
 
 #[test]
 fn sipp_registers_through_kamailio_icscf_and_scscf_with_our_hss() {
@@ -43,26 +44,14 @@ fn sipp_registers_through_kamailio_icscf_and_scscf_with_our_hss() {
     );
     let scenario = icscf_scenario(dir);
     let target = SocketAddr::from(([127, 0, 0, 1], ports.icscf));
-    warm_up(
-        dir,
-        &scenario,
-        "127.0.0.1",
+    let ue = Sipp {
+        scenario: &scenario,
+        local_ip: LOCAL_IP,
         target,
-        N + 1,
-        &mut [&mut hss, &mut scscf, &mut icscf],
-    );
+    };
+    warm_up(dir, &ue, N + 1, &mut [&mut hss, &mut scscf, &mut icscf]);
 
-    register_all(
-        dir,
-        "kamailio-is",
-        &scenario,
-        "127.0.0.1",
-        target,
-        1,
-        N,
-        RATE,
-        &[&hss, &scscf, &icscf],
-    );
+    register_all(dir, "kamailio-is", &ue, 1, N, RATE, &[&hss, &scscf, &icscf]);
     for p in [&mut hss, &mut scscf, &mut icscf] {
         p.assert_running();
     }
@@ -98,11 +87,14 @@ fn sipp_registers_through_our_pcscf_and_icscf_in_front_of_kamailio_scscf() {
     let mut pcscf = imscore_run(dir, &cfg, "pcscf", 0);
     let scenario = std::path::PathBuf::from(SCENARIO);
     let target = SocketAddr::from(([127, 0, 0, 1], ports.pcscf));
+    let ue = Sipp {
+        scenario: &scenario,
+        local_ip: LOCAL_IP,
+        target,
+    };
     warm_up(
         dir,
-        &scenario,
-        "127.0.0.1",
-        target,
+        &ue,
         N + 1,
         &mut [&mut hss, &mut scscf, &mut icscf, &mut pcscf],
     );
@@ -110,9 +102,7 @@ fn sipp_registers_through_our_pcscf_and_icscf_in_front_of_kamailio_scscf() {
     let t = register_all(
         dir,
         "kamailio-s",
-        &scenario,
-        "127.0.0.1",
-        target,
+        &ue,
         1,
         N,
         RATE,
@@ -182,11 +172,14 @@ fn sipp_registers_through_kamailio_pcscf_in_front_of_our_icscf_and_scscf() {
     );
     let scenario = std::path::PathBuf::from(SCENARIO);
     let target: SocketAddr = format!("{}:{kam_port}", ns.ns_ip).parse().expect("addr");
+    let ue = Sipp {
+        scenario: &scenario,
+        local_ip: &ns.host_ip,
+        target,
+    };
     warm_up(
         dir,
-        &scenario,
-        &ns.host_ip,
-        target,
+        &ue,
         N + 1,
         &mut [&mut hss, &mut scscf, &mut icscf, &mut pcscf],
     );
@@ -194,9 +187,7 @@ fn sipp_registers_through_kamailio_pcscf_in_front_of_our_icscf_and_scscf() {
     let t = register_all(
         dir,
         "kamailio-p",
-        &scenario,
-        &ns.host_ip,
-        target,
+        &ue,
         1,
         N,
         RATE,

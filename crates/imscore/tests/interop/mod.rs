@@ -431,6 +431,16 @@ pub fn icscf_scenario(dir: &Path) -> PathBuf {
     p
 }
 
+/// How SIPp reaches the core: its scenario, its address, the first hop.
+pub struct Sipp<'a> {
+    /// The scenario file.
+    pub scenario: &'a Path,
+    /// SIPp's IP address.
+    pub local_ip: &'a str,
+    /// The P-CSCF (or I-CSCF) it sends to.
+    pub target: SocketAddr,
+}
+
 /// Registrations of one SIPp run, judged per Call-ID (see `up_sipp.rs`).
 #[derive(Debug, Default)]
 pub struct Tally {
@@ -478,9 +488,7 @@ pub fn tally(run: &SippRun) -> Tally {
 pub fn register_all(
     dir: &Path,
     tag: &str,
-    scenario: &Path,
-    local_ip: &str,
-    target: SocketAddr,
+    ue: &Sipp<'_>,
     from: u64,
     n: u64,
     rate: u32,
@@ -490,9 +498,9 @@ pub fn register_all(
     write_csv(&csv, from, n, &DEMO_K);
     let run = run_sipp_from(
         dir,
-        scenario,
-        local_ip,
-        target,
+        ue.scenario,
+        ue.local_ip,
+        ue.target,
         SippJob {
             tag,
             csv: &csv,
@@ -560,14 +568,7 @@ pub fn register_all(
 
 /// Waits (≤ 20 s) until a single registration (demo subscriber `imsi_n`) through `target` gets
 /// a final answer from the S-CSCF (200, or 403 for a RES with 0x00): the Diameter peers are open.
-pub fn warm_up(
-    dir: &Path,
-    scenario: &Path,
-    local_ip: &str,
-    target: SocketAddr,
-    imsi_n: u64,
-    procs: &mut [&mut Proc],
-) {
+pub fn warm_up(dir: &Path, ue: &Sipp<'_>, imsi_n: u64, procs: &mut [&mut Proc]) {
     let csv = dir.join("warm-up.csv");
     write_csv(&csv, imsi_n, 1, &DEMO_K);
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -578,9 +579,9 @@ pub fn warm_up(
         }
         let run = run_sipp_from(
             dir,
-            scenario,
-            local_ip,
-            target,
+            ue.scenario,
+            ue.local_ip,
+            ue.target,
             SippJob {
                 tag: "warm-up",
                 csv: &csv,
