@@ -107,6 +107,7 @@ fn the_judge_flags_a_broken_message_we_sent_and_passes_a_clean_one() {
         let f = tmp.path().join(format!("judge-{broken}.pcap"));
         std::fs::write(&f, capture(broken)).expect("pcap");
         let v = judge(&f, &[], &[PORT], &[], &[HSS_HOST]);
+        eprintln!("broken: {broken}: {v:?}");
         assert_eq!(v.our_diameter, 2, "CEA and DWA are ours: {v:?}");
         assert_eq!(v.their_messages, 2, "CER and DWR are the peer's: {v:?}");
         if broken {

@@ -42,7 +42,7 @@ fn sipp_registers_through_kamailio_icscf_and_scscf_with_our_hss() {
         ports.icscf,
         ports.hss,
     );
-    let scenario = icscf_scenario(dir);
+    let scenario = scenario_variant(dir, true, KAMAILIO_UE_THINK_MS);
     let target = SocketAddr::from(([127, 0, 0, 1], ports.icscf));
     let ue = Sipp {
         scenario: &scenario,
@@ -85,7 +85,7 @@ fn sipp_registers_through_our_pcscf_and_icscf_in_front_of_kamailio_scscf() {
     let mut scscf = kamailio(dir, KamailioRole::Scscf, ports.scscf, ports.hss);
     let mut icscf = imscore_run(dir, &cfg, "icscf", 0);
     let mut pcscf = imscore_run(dir, &cfg, "pcscf", 0);
-    let scenario = std::path::PathBuf::from(SCENARIO);
+    let scenario = scenario_variant(dir, false, KAMAILIO_UE_THINK_MS);
     let target = SocketAddr::from(([127, 0, 0, 1], ports.pcscf));
     let ue = Sipp {
         scenario: &scenario,
