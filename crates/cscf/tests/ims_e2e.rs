@@ -90,6 +90,7 @@ impl Plan {
             hss_addr: hss,
             hss_realm: REALM.into(),
             timeout_ms: 2000,
+            relay_host: None,
         }
     }
 }

@@ -526,3 +526,20 @@ fn secrets_are_not_in_debug_output() {
     assert!(!s.contains("0123456789abcdef"), "HA1 leaked: {s}");
     assert!(!s.contains("100, 101, 102"), "CK leaked: {s}");
 }
+
+#[test]
+fn an_empty_server_capabilities_is_left_out() {
+    // Kamailio's cdp drops a message holding an AVP with no data (a member-less grouped AVP)
+    let mut uaa = common::uaa();
+    uaa.server_capabilities = Some(ServerCapabilities::default());
+    let bytes = uaa.to_message().to_bytes();
+    let msg = Message::decode(bytes.clone()).unwrap();
+    assert!(msg.find(code::SERVER_CAPABILITIES, VENDOR_3GPP).is_none());
+    let back = UserAuthorizationAnswer::decode(&bytes).unwrap();
+    assert_eq!(back.server_capabilities, None);
+    assert_eq!(back.server_name, uaa.server_name);
+    // a non-empty one is kept
+    let full = common::uaa();
+    let back = UserAuthorizationAnswer::decode(&full.to_message().to_bytes()).unwrap();
+    assert_eq!(back.server_capabilities, full.server_capabilities);
+}

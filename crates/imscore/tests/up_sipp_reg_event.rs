@@ -31,8 +31,8 @@ fn sipp_subscribes_to_reg_after_registering() {
     );
     let run = run_sipp_scenario(
         &dir,
+        std::path::Path::new(scenario),
         core.pcscf(),
-        scenario,
         SippJob {
             tag: "sipp-regevent",
             csv: &csv,

@@ -61,6 +61,27 @@ pub struct CxPeerConfig {
     /// Answer timeout in milliseconds.
     #[serde(default = "default_cx_timeout")]
     pub timeout_ms: u64,
+    /// The Diameter identity of a relay or routing agent (RFC 6733 §2.8) listening at
+    /// `hss_addr` in place of the HSS. With it, we connect to the agent, and requests carry
+    /// Destination-Realm `hss_realm` but no Destination-Host (RFC 6733 §6.1.3, TS 29.229 §6.3):
+    /// the agent routes them by realm.
+    #[serde(default)]
+    pub relay_host: Option<String>,
+}
+
+impl CxPeerConfig {
+    /// The peer we connect to: the relay if there is one, else the HSS.
+    pub fn peer_host(&self) -> &str {
+        self.relay_host.as_deref().unwrap_or(&self.hss_host)
+    }
+
+    /// Destination-Host of our requests: the HSS, unless a relay routes them by realm.
+    pub fn destination_host(&self) -> Option<String> {
+        match self.relay_host {
+            Some(_) => None,
+            None => Some(self.hss_host.clone()),
+        }
+    }
 }
 
 fn default_cx_timeout() -> u64 {
@@ -235,11 +256,11 @@ pub(crate) async fn open_cx(
                 ..LocalIdentity::default()
             },
             peers: vec![PeerConfig {
-                host: cfg.hss_host.clone(),
+                host: cfg.peer_host().to_string(),
                 addr: Some(cfg.hss_addr),
                 connect: true,
             }],
-            default_route: vec![cfg.hss_host.clone()],
+            default_route: vec![cfg.peer_host().to_string()],
             dictionary: cx::dictionary::dictionary(),
             request_timeout: Duration::from_millis(cfg.timeout_ms),
             ..EngineConfig::default()
@@ -254,12 +275,12 @@ pub(crate) async fn open_cx(
     // up yet (the node keeps reconnecting; until then Cx requests fail and SIP gets 480)
     if let Err(e) = node
         .wait_open(
-            &cfg.hss_host,
+            cfg.peer_host(),
             Duration::from_millis(cfg.timeout_ms.max(1000) * 2),
         )
         .await
     {
-        tracing::warn!(hss = %cfg.hss_host, error = %e, "HSS not reachable yet; continuing");
+        tracing::warn!(peer = %cfg.peer_host(), error = %e, "HSS not reachable yet; continuing");
     }
     let node = Arc::new(node);
     let client = CxClient::new(
@@ -268,7 +289,7 @@ pub(crate) async fn open_cx(
             origin_host: cfg.origin_host.clone(),
             origin_realm: cfg.origin_realm.clone(),
             destination_realm: cfg.hss_realm.clone(),
-            destination_host: Some(cfg.hss_host.clone()),
+            destination_host: cfg.destination_host(),
             timeout: Duration::from_millis(cfg.timeout_ms),
         },
     );
@@ -299,4 +320,37 @@ pub(crate) fn count_request(role: &'static str, msg: &sip::Message) {
 pub(crate) fn count_response(role: &'static str, status: u16) {
     metrics::counter!("imscore_sip_responses_total", "role" => role, "code" => status.to_string())
         .increment(1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CxPeerConfig;
+
+    fn cx(relay: Option<&str>) -> CxPeerConfig {
+        serde_json::from_value(serde_json::json!({
+            "origin_host": "scscf.ims.test",
+            "origin_realm": "cscf.test",
+            "hss_host": "hss.ims.test",
+            "hss_addr": "127.0.0.1:3868",
+            "hss_realm": "ims.test",
+            "relay_host": relay,
+        }))
+        .expect("CxPeerConfig")
+    }
+
+    #[test]
+    fn without_a_relay_requests_name_the_hss() {
+        let c = cx(None);
+        assert_eq!(c.peer_host(), "hss.ims.test");
+        assert_eq!(c.destination_host().as_deref(), Some("hss.ims.test"));
+    }
+
+    #[test]
+    fn through_a_relay_requests_are_routed_by_realm() {
+        // RFC 6733 §6.1.3: no Destination-Host, so the relay routes on Destination-Realm
+        let c = cx(Some("dra.test"));
+        assert_eq!(c.peer_host(), "dra.test");
+        assert_eq!(c.destination_host(), None);
+        assert_eq!(c.hss_realm, "ims.test");
+    }
 }

@@ -31,7 +31,20 @@ pub struct ServerCapabilities {
 }
 
 impl ServerCapabilities {
+    /// Whether it holds no capability and no S-CSCF name: it then constrains nothing.
+    pub fn is_empty(&self) -> bool {
+        self.mandatory_capabilities.is_empty()
+            && self.optional_capabilities.is_empty()
+            && self.server_names.is_empty()
+    }
+
+    /// Writes the grouped AVP; an empty one is left out. Its ABNF allows no members (TS 29.229
+    /// §6.3.4), but it says no more than an absent one (the I-CSCF selects any S-CSCF, TS 29.228
+    /// §6.1.1.1), and Kamailio's cdp drops every message carrying an AVP with no data.
     pub(crate) fn write<S: Sink>(&self, s: &mut S) {
+        if self.is_empty() {
+            return;
+        }
         s.group(&def::SERVER_CAPABILITIES, |s| {
             for v in &self.mandatory_capabilities {
                 s.u32(&def::MANDATORY_CAPABILITY, *v);

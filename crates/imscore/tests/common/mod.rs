@@ -356,16 +356,28 @@ pub struct SippJob<'a> {
 
 /// Runs the scenario against the P-CSCF (UDP).
 pub fn run_sipp(dir: &Path, pcscf: SocketAddr, job: SippJob<'_>) -> SippRun {
-    run_sipp_scenario(dir, pcscf, SCENARIO, job)
+    run_sipp_scenario(dir, Path::new(SCENARIO), pcscf, job)
 }
 
-/// Runs the SIPp scenario file `scenario` against the P-CSCF (UDP).
+/// Runs `scenario` against `target` (UDP).
 pub fn run_sipp_scenario(
     dir: &Path,
-    pcscf: SocketAddr,
-    scenario: &str,
+    scenario: &Path,
+    target: SocketAddr,
     job: SippJob<'_>,
 ) -> SippRun {
+    run_sipp_from(dir, scenario, "127.0.0.1", target, job)
+}
+
+/// Runs `scenario` from `local_ip` against `target` (UDP).
+pub fn run_sipp_from(
+    dir: &Path,
+    scenario: &Path,
+    local_ip: &str,
+    target: SocketAddr,
+    job: SippJob<'_>,
+) -> SippRun {
+    let pcscf = target;
     let SippJob {
         tag,
         csv,
@@ -390,7 +402,7 @@ pub fn run_sipp_scenario(
             "-l",
             "400",
         ])
-        .args(["-i", "127.0.0.1", "-p", &local_port.to_string()])
+        .args(["-i", local_ip, "-p", &local_port.to_string()])
         .args(["-nostdin", "-trace_msg", "-trace_err"])
         .arg("-message_file")
         .arg(&msg)
