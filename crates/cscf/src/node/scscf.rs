@@ -223,5 +223,6 @@ pub async fn start_scscf(
         endpoint,
         tasks: vec![task, house],
         diameter: Some(node),
+        ipsec: None,
     })
 }

@@ -15,6 +15,7 @@
 //! are bound to.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -49,28 +50,48 @@ pub struct Accepted {
 struct Table {
     by_impi: HashMap<String, Vec<Association>>,
     by_conn: HashMap<u64, String>,
+    /// IPsec: the protected flow (UE port-c, our port-s) → IMPI.
+    by_flow: HashMap<(SocketAddr, SocketAddr), String>,
     /// When the newest pending (not yet registered) association of an IMPI was set up.
     pending_since: HashMap<String, Instant>,
 }
 
+/// The protected flow of an IPsec binding: (UE port-c, P-CSCF port-s) (TS 33.203 §7.1).
+fn ipsec_flow(sa: &secagree::SaParams) -> (SocketAddr, SocketAddr) {
+    (
+        SocketAddr::new(sa.ue.addr, sa.ue.port_c),
+        SocketAddr::new(sa.pcscf.addr, sa.pcscf.port_s),
+    )
+}
+
 impl Table {
     fn index(&mut self, impi: &str, a: &Association) {
-        if let Binding::Tls {
-            connection: Some(c),
-            ..
-        } = a.binding
-        {
-            self.by_conn.insert(c, impi.to_string());
+        match a.binding {
+            Binding::Tls {
+                connection: Some(c),
+                ..
+            } => {
+                self.by_conn.insert(c, impi.to_string());
+            }
+            Binding::Ipsec(sa) => {
+                self.by_flow.insert(ipsec_flow(&sa), impi.to_string());
+            }
+            _ => {}
         }
     }
 
     fn unindex(&mut self, a: &Association) {
-        if let Binding::Tls {
-            connection: Some(c),
-            ..
-        } = a.binding
-        {
-            self.by_conn.remove(&c);
+        match a.binding {
+            Binding::Tls {
+                connection: Some(c),
+                ..
+            } => {
+                self.by_conn.remove(&c);
+            }
+            Binding::Ipsec(sa) => {
+                self.by_flow.remove(&ipsec_flow(&sa));
+            }
+            _ => {}
         }
     }
 }
@@ -96,7 +117,8 @@ pub fn arrival(flow: &Flow) -> Arrival {
 }
 
 /// A short description of an association's binding, stored as the registration's
-/// `security_association` (`tls;conn=<id>`; `ipsec-3gpp;spi-c=..` once IPsec exists).
+/// `security_association`: `tls;conn=<id>`, or `ipsec-3gpp;spi-c=..;spi-s=..;port-c=..;port-s=..`
+/// (ours) `;ue-port-c=..;ue-port-s=..` (see [`bound_ipsec`]).
 pub fn describe(a: &Association) -> String {
     match a.binding {
         Binding::Tls { connection, .. } => match connection {
@@ -104,10 +126,44 @@ pub fn describe(a: &Association) -> String {
             None => "tls".into(),
         },
         Binding::Ipsec(sa) => format!(
-            "ipsec-3gpp;spi-c={};spi-s={};port-c={};port-s={}",
-            sa.pcscf.spi_c, sa.pcscf.spi_s, sa.pcscf.port_c, sa.pcscf.port_s
+            "ipsec-3gpp;spi-c={};spi-s={};port-c={};port-s={};ue-port-c={};ue-port-s={}",
+            sa.pcscf.spi_c,
+            sa.pcscf.spi_s,
+            sa.pcscf.port_c,
+            sa.pcscf.port_s,
+            sa.ue.port_c,
+            sa.ue.port_s
         ),
     }
+}
+
+/// The protected ports of a stored ipsec-3gpp `security_association` ([`describe`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpsecPorts {
+    /// Our port-c (requests to the UE leave from it).
+    pub port_c: u16,
+    /// Our port-s (the UE's requests arrive on it).
+    pub port_s: u16,
+    /// The UE's port-c.
+    pub ue_port_c: u16,
+    /// The UE's port-s (requests to the UE go to it).
+    pub ue_port_s: u16,
+}
+
+/// Parses the ports of a stored ipsec-3gpp binding; `None` for anything else.
+pub fn bound_ipsec(security_association: &str) -> Option<IpsecPorts> {
+    let rest = security_association.strip_prefix("ipsec-3gpp;")?;
+    let get = |name: &str| {
+        rest.split(';')
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+            .and_then(|v| v.parse::<u16>().ok())
+    };
+    Some(IpsecPorts {
+        port_c: get("port-c")?,
+        port_s: get("port-s")?,
+        ue_port_c: get("ue-port-c")?,
+        ue_port_s: get("ue-port-s")?,
+    })
 }
 
 /// The TLS connection a stored `security_association` binds to, if it is a TLS binding.
@@ -214,6 +270,7 @@ impl SecurityAgreement {
         let key = arr
             .tls_connection
             .and_then(|c| table.by_conn.get(&c).cloned())
+            .or_else(|| table.by_flow.get(&(arr.src, arr.dst)).cloned())
             .or(impi.clone());
         let (verdict, key) = {
             let list = key.as_ref().and_then(|k| table.by_impi.get_mut(k));
@@ -345,6 +402,7 @@ impl SecurityAgreement {
         let key = arr
             .tls_connection
             .and_then(|c| table.by_conn.get(&c).cloned())
+            .or_else(|| table.by_flow.get(&(arr.src, arr.dst)).cloned())
             .unwrap_or(impi);
         table.pending_since.remove(&key);
         let list = table.by_impi.remove(&key)?;
@@ -419,6 +477,26 @@ impl SecurityAgreement {
         let impi = self.lock().by_conn.get(&conn).cloned();
         if let Some(i) = impi {
             self.forget(&i);
+        }
+    }
+
+    /// Forgets the associations of the IMPI whose registered association is stored as
+    /// `security_association` ([`describe`]) (its registration expired).
+    pub fn forget_binding(&self, security_association: &str) {
+        let impi = self.lock().by_impi.iter().find_map(|(k, list)| {
+            list.iter()
+                .any(|a| a.is_registered() && describe(a) == security_association)
+                .then(|| k.clone())
+        });
+        if let Some(i) = impi {
+            self.forget(&i);
+        }
+    }
+
+    /// Housekeeping of the backends (deferred SA removals).
+    pub fn tick(&self) {
+        for b in &self.backends {
+            b.tick();
         }
     }
 
@@ -628,5 +706,17 @@ mod tests {
         assert_eq!(bound_connection("tls;conn=42"), Some(Some(42)));
         assert_eq!(bound_connection("tls"), Some(None));
         assert_eq!(bound_connection("ipsec-3gpp;spi-c=1"), None);
+        let d = "ipsec-3gpp;spi-c=300;spi-s=301;port-c=5100;port-s=5200;ue-port-c=7;ue-port-s=8";
+        assert_eq!(
+            bound_ipsec(d),
+            Some(IpsecPorts {
+                port_c: 5100,
+                port_s: 5200,
+                ue_port_c: 7,
+                ue_port_s: 8
+            })
+        );
+        assert_eq!(bound_ipsec("tls;conn=1"), None);
+        assert_eq!(bound_ipsec("ipsec-3gpp;spi-c=1"), None);
     }
 }
