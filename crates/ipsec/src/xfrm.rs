@@ -260,6 +260,7 @@ impl XfrmBackend {
         msg.extend_from_slice(&(flags | NLM_F_REQUEST | NLM_F_ACK).to_ne_bytes());
         msg.extend_from_slice(&seq.to_ne_bytes());
         msg.extend_from_slice(&0u32.to_ne_bytes());
+        msg.extend_from_slice(body);
         // SAFETY: sockaddr_nl zeroed = the kernel (pid 0); buffers valid for the call.
         let rc = unsafe {
             let mut to: libc::sockaddr_nl = std::mem::zeroed();
