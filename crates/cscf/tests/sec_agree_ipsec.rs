@@ -123,7 +123,16 @@ struct Core {
 
 /// HSS + S/I/P-CSCF on `ims_ip` inside `ns`; the P-CSCF with ipsec-3gpp (userspace datapath,
 /// keylog `keylog`), sec_agree optional.
-fn start_core(ns: &str, ims_ip: IpAddr, dir: &Path, keylog: &Path) -> Core {
+/// `rechallenge`: the S-CSCF challenges integrity-protected re-REGISTERs too (so a
+/// re-registration sets up new SAs, TS 33.203 §7.4); `linger_ms`: how long released sets stay.
+fn start_core(
+    ns: &str,
+    ims_ip: IpAddr,
+    dir: &Path,
+    keylog: &Path,
+    rechallenge: bool,
+    linger_ms: u64,
+) -> Core {
     let ns2 = ns.to_owned();
     let rt = thread::spawn(move || {
         enter(&ns2);
@@ -181,6 +190,7 @@ fn start_core(ns: &str, ims_ip: IpAddr, dir: &Path, keylog: &Path) -> Core {
                     registrar: ScscfConfig {
                         server_name: scscf_name.clone(),
                         realm: REALM.into(),
+                        rechallenge_protected_reregister: rechallenge,
                         ..ScscfConfig::default()
                     },
                 },
@@ -220,7 +230,7 @@ fn start_core(ns: &str, ims_ip: IpAddr, dir: &Path, keylog: &Path) -> Core {
                         ipsec: Some(IpsecConfig {
                             esp_keylog: Some(keylog),
                             pending_secs: PENDING_SECS,
-                            linger_ms: LINGER_MS,
+                            linger_ms,
                             integrity: vec!["hmac-sha-1-96".into(), "hmac-md5-96".into()],
                             encryption: vec![
                                 "aes-cbc".into(),
@@ -481,9 +491,15 @@ impl Ue {
             .send_to(text.as_bytes(), self.t.pcscf)
             .expect("send");
         let (chal, _) = recv_final(&self.plain);
-        if chal.status() != Some(401) {
-            return chal;
+        if chal.status() == Some(401) {
+            self.install_from_challenge(&chal, ue_dp);
         }
+        chal
+    }
+
+    /// From a 401 with Security-Server: the SA parameters, keys (CK/IK from the UE's own AKA
+    /// run) and the UE's half of the set installed in `ue_dp` (TS 33.203 §7.1 step 3).
+    fn install_from_challenge(&mut self, chal: &Message, ue_dp: &dyn SaBackend) {
         let server = chal.security_server().expect("Security-Server parses");
         assert_eq!(server.len(), 1, "{chal}");
         let s = &server[0];
@@ -519,7 +535,6 @@ impl Ue {
             .join(", ");
         self.sa = Some(sa);
         self.chal = Some(chal.clone());
-        chal
     }
 
     fn pcscf_s(&self) -> SocketAddr {
@@ -532,6 +547,35 @@ impl Ue {
     }
 
     /// The protected REGISTER text (from port-c), with `verify` as Security-Verify.
+    /// Re-registration over the current SAs (TS 33.203 §7.4): a REGISTER from port-c to the
+    /// P-CSCF's port-s with a new Security-Client (new SPIs and ports `k`), the current
+    /// Security-Verify and credentials; on its 401 the new half-set is installed and `self`
+    /// switches to it. Returns the 401.
+    fn reregister(&mut self, sock: &UdpSocket, k: u16, ue_dp: &dyn SaBackend) -> Message {
+        let auth = self.t.answer(self.chal.as_ref().unwrap());
+        let old_verify = self.server.clone();
+        let (old_local, old_dst) = (self.port_c(), self.pcscf_s());
+        self.own = Endpoint {
+            addr: self.ip,
+            port_c: 38000 + k,
+            port_s: 39000 + k,
+            spi_c: 0x0010_0000 + u32::from(k) * 2,
+            spi_s: 0x0010_0001 + u32::from(k) * 2,
+        };
+        let extra = format!(
+            "{auth}{}Security-Verify: {old_verify}\r\n{SEC_AGREE_TAGS}",
+            security_client(self)
+        );
+        let text = self.t.register_text_over("UDP", old_local, 600, &extra);
+        sock.send_to(text.as_bytes(), old_dst).unwrap();
+        let (chal, from) = recv_final(sock);
+        assert_eq!(from, old_dst, "the 401 comes over the old SAs");
+        if chal.status() == Some(401) {
+            self.install_from_challenge(&chal, ue_dp);
+        }
+        chal
+    }
+
     fn protected_text(&mut self, transport: &str, expires: u32, verify: &str) -> String {
         let auth = self.t.answer(self.chal.as_ref().unwrap());
         let extra = format!(
@@ -626,7 +670,7 @@ fn ipsec_registration_over_real_esp_between_namespaces() {
     let keylog = dir.join("esp_sa");
     let pcap = dir.join("wire.pcapng");
     let cap = capture(&ims_ns, &["veth1", "lo"], &pcap);
-    let core = start_core(&ims_ns, ims_ip, &dir, &keylog);
+    let core = start_core(&ims_ns, ims_ip, &dir, &keylog, false, LINGER_MS);
     let ipsec = core.ipsec.clone();
     assert_eq!(ipsec.pairs(), &[(5100, 5200)]);
     let pcscf = core.pcscf;
@@ -935,5 +979,106 @@ fn ipsec_registration_over_real_esp_between_namespaces() {
         yes >= 9,
         "forwarded with integrity-protected=\"yes\": {fwd:?}"
     );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn ipsec_reregistration_sets_up_a_new_set_and_retires_the_old_one_after_it_is_used() {
+    let (ue_ip, ims_ip): (IpAddr, IpAddr) =
+        ("10.80.0.1".parse().unwrap(), "10.80.0.2".parse().unwrap());
+    let (ue_ns, ims_ns, _guard) = namespaces("rereg", "10.80.0.1", "10.80.0.2");
+    let dir = std::env::temp_dir().join(format!("sa-ipsec-rereg-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let core = start_core(&ims_ns, ims_ip, &dir, &dir.join("esp_sa"), true, 2000);
+    let ipsec = core.ipsec.clone();
+    let pcscf = core.pcscf;
+    let ue_dp: Arc<UserspaceBackend> = Arc::new(in_ns(&ue_ns, move || {
+        UserspaceBackend::start(&UserspaceConfig {
+            tun: "uesp0".into(),
+            table: 100,
+            ports: vec![(38000, 38100), (39000, 39100)],
+            ipv4: true,
+            ipv6: false,
+            keylog: None,
+        })
+        .expect("UE datapath")
+    }));
+    let ue_dp2 = ue_dp.clone();
+    let ue_ns2 = ue_ns.clone();
+    thread::spawn(move || {
+        enter(&ue_ns2);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let dp: &dyn SaBackend = &*ue_dp2;
+        let mut ue = Ue::new(
+            &rt,
+            1,
+            ue_ip,
+            pcscf,
+            1,
+            IntegrityAlg::HmacSha1_96,
+            EncryptionAlg::AesCbc,
+        );
+        assert_eq!(ue.challenge(dp).status(), Some(401));
+        let old_sock = ue.udp_c();
+        let verify = ue.server.clone();
+        let ok = ue.protected_udp(&old_sock, 600, &verify);
+        assert_eq!(ok.status(), Some(200), "{ok}");
+        assert_eq!(ipsec.sets(), 1);
+        let old_set = ue.ue_set.clone().unwrap();
+        let old_p = ue.sa.unwrap().pcscf;
+
+        // re-registration over the old SAs: its 401 sets up a second set
+        let opened = dp.stats().counters.opened;
+        let chal = ue.reregister(&old_sock, 2, dp);
+        assert_eq!(chal.status(), Some(401), "{chal}");
+        assert!(
+            dp.stats().counters.opened > opened,
+            "401 through the old SAs"
+        );
+        assert_eq!(ipsec.sets(), 2, "new set at the 401, old one kept");
+        let new_p = ue.sa.unwrap().pcscf;
+        assert!(new_p.spi_c != old_p.spi_c && new_p.spi_s != old_p.spi_s);
+
+        // the protected REGISTER over the new SAs; the old set stays until then, and a little
+        // longer (linger), then goes with its SPIs
+        let new_sock = ue.udp_c();
+        let verify = ue.server.clone();
+        let ok = ue.protected_udp(&new_sock, 600, &verify);
+        assert_eq!(ok.status(), Some(200), "{ok}");
+        assert_eq!(ipsec.sets(), 2, "old set lingers briefly after the 200");
+        wait_for("the old set to be retired", 6, || ipsec.sets() == 1);
+        assert_eq!(ipsec.spis_in_use(), 2, "old SPIs released");
+        assert_eq!(ipsec.stats().inbound_sas, 2);
+
+        // the old SAs are gone: a packet on them is an unknown SPI; the new ones carry SIP
+        let before = ipsec.stats().counters;
+        let sealed = {
+            let mut t = ipsec::SaTable::new();
+            old_set.install(&mut t).unwrap();
+            let (src, dst) = (
+                SocketAddr::new(ue_ip, old_set.local.port_c),
+                SocketAddr::new(ims_ip, old_set.remote.port_s),
+            );
+            let seg = ipsec::packet::build_udp(src, dst, b"\r\n\r\n").unwrap();
+            let mut esp = Vec::new();
+            t.seal(src, dst, 17, &seg, &mut esp).unwrap();
+            esp
+        };
+        ipsec::datapath::EspSocket::open_v4()
+            .unwrap()
+            .send_to(ims_ip, &sealed)
+            .unwrap();
+        wait_for("the old SPI to be unknown", 5, || {
+            ipsec.stats().counters.unknown_spi > before.unknown_spi
+        });
+    })
+    .join()
+    .expect("UE scenario");
+    core.stop();
+    drop(ue_dp);
     std::fs::remove_dir_all(&dir).unwrap();
 }
