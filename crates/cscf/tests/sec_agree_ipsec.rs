@@ -1082,3 +1082,47 @@ fn ipsec_reregistration_sets_up_a_new_set_and_retires_the_old_one_after_it_is_us
     drop(ue_dp);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A P-CSCF configured for ipsec-3gpp whose datapath cannot open does not start, and says why
+/// (here: a TUN name the kernel refuses; without root it is the TUN/raw socket itself).
+#[test]
+fn pcscf_with_ipsec_but_no_datapath_refuses_to_start_with_a_clear_message() {
+    let dir = testkit::scratch::TempDir::new("sa-ipsec-nodp");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let err = rt.block_on(async {
+        let store: Arc<dyn RegistrationStore> =
+            Arc::new(SqliteStore::open_in_dir(dir.path()).await.unwrap());
+        let port = testkit::scratch::free_udp_port();
+        start_pcscf(
+            &PcscfNodeConfig {
+                sip: SipConfig {
+                    listen: vec![format!("udp:127.0.0.1:{port}")],
+                    host: "pcscf.ip.test".into(),
+                    aliases: vec![],
+                    t1_ms: None,
+                },
+                pcscf: PcscfConfig {
+                    ipsec: Some(IpsecConfig {
+                        tun: "a-name-longer-than-ifnamsiz".into(),
+                        ..IpsecConfig::default()
+                    }),
+                    ..PcscfConfig::default()
+                },
+            },
+            store,
+            NextHop::new(host_table(&BTreeMap::new()).unwrap()),
+        )
+        .await
+        .err()
+        .expect("must not start")
+        .to_string()
+    });
+    assert!(
+        err.contains("pcscf.ipsec") && err.contains("userspace ESP datapath"),
+        "{err}"
+    );
+    assert!(err.contains("remove [pcscf.ipsec]"), "{err}");
+}

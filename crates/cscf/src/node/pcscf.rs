@@ -152,7 +152,7 @@ fn protected_ips(cfg: &PcscfNodeConfig) -> Result<Vec<IpAddr>, CscfError> {
         }
         if a.ip().is_unspecified() {
             return Err(CscfError::Config(format!(
-                "pcscf.ipsec: listener `{l}` has no specific address; the SAs need one                  (TS 33.203 §7.1 selectors)"
+                "pcscf.ipsec: listener `{l}` has no specific address; the SAs need one (TS 33.203 §7.1 selectors)"
             )));
         }
         if !ips.contains(&a.ip()) {
@@ -190,7 +190,7 @@ fn ipsec_setup(
             };
             Arc::new(ipsec::backend::UserspaceBackend::start(&ucfg).map_err(|e| {
                 CscfError::Config(format!(
-                    "pcscf.ipsec: cannot open the userspace ESP datapath ({e}); it needs root                      (CAP_NET_ADMIN, CAP_NET_RAW), /dev/net/tun and iproute2 — remove                      [pcscf.ipsec] to run without ipsec-3gpp"
+                    "pcscf.ipsec: cannot open the userspace ESP datapath ({e}); it needs root (CAP_NET_ADMIN, CAP_NET_RAW), /dev/net/tun and iproute2 — remove [pcscf.ipsec] to run without ipsec-3gpp"
                 ))
             })?)
         }
