@@ -376,6 +376,109 @@ impl Drop for IpsecSetup {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ipsec::SaTable;
+
+    /// A backend that keeps the SAs in a plain table (no datapath).
+    #[derive(Default)]
+    struct TableBackend(Mutex<SaTable>);
+
+    impl SaBackend for TableBackend {
+        fn name(&self) -> &'static str {
+            "table"
+        }
+        fn install(&self, set: &ImsSaSet) -> ipsec::Result<()> {
+            set.install(&mut self.0.lock().unwrap())
+        }
+        fn remove(&self, set: &ImsSaSet) -> ipsec::Result<()> {
+            set.remove(&mut self.0.lock().unwrap());
+            Ok(())
+        }
+        fn stats(&self) -> BackendStats {
+            let t = self.0.lock().unwrap();
+            BackendStats {
+                inbound_sas: t.len().0,
+                outbound_sas: t.len().1,
+                ..BackendStats::default()
+            }
+        }
+    }
+
+    fn offer(port_c: u16, spi: u32) -> Vec<SecurityMechanism> {
+        vec![SecurityMechanism::new("ipsec-3gpp")
+            .with("alg", "hmac-sha-1-96")
+            .with("ealg", "aes-cbc")
+            .with("spi-c", spi.to_string())
+            .with("spi-s", (spi + 1).to_string())
+            .with("port-c", port_c.to_string())
+            .with("port-s", (port_c + 1).to_string())]
+    }
+
+    fn keys() -> ChallengeKeys {
+        ChallengeKeys {
+            nonce: "n".into(),
+            ck: aka::Ck::from_hex("0f1e2d3c4b5a69788796a5b4c3d2e1f0").unwrap(),
+            ik: aka::Ik::from_hex("00112233445566778899aabbccddeeff").unwrap(),
+            received: Instant::now(),
+        }
+    }
+
+    #[test]
+    fn pairs_rotate_for_a_reregistering_ue_and_release_waits_for_tick() {
+        let backend = Arc::new(TableBackend::default());
+        let setup = IpsecSetup::new(
+            backend.clone(),
+            vec![(5100, 5200), (5101, 5201)],
+            Duration::ZERO,
+        );
+        let cfg = Config {
+            mode: secagree::SecAgreeMode::Optional,
+            ..Config::default()
+        };
+        let (ue, local): (SocketAddr, SocketAddr) = (
+            "192.0.2.1:5060".parse().unwrap(),
+            "192.0.2.2:5060".parse().unwrap(),
+        );
+        let k = keys();
+        let (n1, a1) = setup
+            .establish(&cfg, &offer(40000, 1000), ue, local, Some(&k))
+            .unwrap();
+        assert_eq!(n1.security_server.len(), 1);
+        let Binding::Ipsec(sa1) = a1.binding else {
+            panic!("ipsec binding")
+        };
+        // the re-registration of the same UE gets the other pair
+        let (_, a2) = setup
+            .establish(&cfg, &offer(40010, 2000), ue, local, Some(&k))
+            .unwrap();
+        let Binding::Ipsec(sa2) = a2.binding else {
+            panic!("ipsec binding")
+        };
+        assert_ne!(
+            (sa1.pcscf.port_c, sa1.pcscf.port_s),
+            (sa2.pcscf.port_c, sa2.pcscf.port_s)
+        );
+        assert_eq!((setup.sets(), setup.spis_in_use()), (2, 4));
+        assert_eq!(backend.stats().inbound_sas, 4);
+        // no keys: refused, nothing allocated
+        assert!(setup
+            .establish(&cfg, &offer(40020, 3000), ue, local, None)
+            .is_err());
+        assert_eq!(setup.spis_in_use(), 4);
+        // release is deferred to the next tick; SPIs come back only then
+        setup.release(&a1);
+        setup.release(&a1);
+        assert_eq!((setup.sets(), setup.retiring()), (2, 1));
+        assert_eq!(backend.stats().inbound_sas, 4);
+        setup.tick();
+        assert_eq!(
+            (setup.sets(), setup.spis_in_use(), setup.retiring()),
+            (1, 2, 0)
+        );
+        assert_eq!(backend.stats().inbound_sas, 2);
+        setup.shutdown();
+        assert!(backend.0.lock().unwrap().is_empty());
+        assert_eq!(setup.spis_in_use(), 0);
+    }
 
     #[test]
     fn pairs_and_algorithms() {

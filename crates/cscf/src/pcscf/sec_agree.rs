@@ -12,7 +12,8 @@
 //!
 //! Associations are kept per IMPI (at most the established one and a newer pending one, so an
 //! unauthenticated attempt cannot unbind a registered UE) and indexed by the TLS connection they
-//! are bound to.
+//! are bound to or, for ipsec-3gpp, by their protected flow (UE port-c → our port-s, TS 33.203
+//! §7.1), so requests other than REGISTER find their association too.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
