@@ -259,7 +259,16 @@ pub async fn start_pcscf(
             }
         }
     }
-    let proxy = StatefulProxy::new(pc, layer_config(&cfg.sip));
+    let mut layer = layer_config(&cfg.sip);
+    if let (Some(ic), Some(i)) = (&cfg.pcscf.ipsec, &ipsec) {
+        // UDP responses to the UE's port-s leave from our port-c (reference trace)
+        layer.protected_ports = Some(sip_stack::ProtectedPorts {
+            port_c: ic.port_c,
+            port_s: ic.port_s,
+            count: i.pairs().len() as u16,
+        });
+    }
+    let proxy = StatefulProxy::new(pc, layer);
     let svc = Arc::new(PcscfService {
         pcscf: pcscf.clone(),
         next,
