@@ -190,6 +190,7 @@ fn start_core(
                     registrar: ScscfConfig {
                         server_name: scscf_name.clone(),
                         realm: REALM.into(),
+                        min_expires: 1,
                         rechallenge_protected_reregister: rechallenge,
                         ..ScscfConfig::default()
                     },
@@ -914,6 +915,28 @@ fn ipsec_registration_over_real_esp_between_namespaces() {
         assert_eq!(ipsec2.spis_in_use(), spis - 2, "its SPIs released");
         assert_eq!(ipsec2.stats().inbound_sas, 2 * (sets - 1));
         let _ = sock_bad;
+
+        // (9) expiry: a registration that runs out takes its SAs with it (after the linger)
+        let (sets, spis) = (ipsec2.sets(), ipsec2.spis_in_use());
+        let mut short = Ue::new(
+            &rt,
+            imsi + 1,
+            ue_ip,
+            pcscf,
+            next(&mut k),
+            IntegrityAlg::HmacSha1_96,
+            EncryptionAlg::AesCbc,
+        );
+        assert_eq!(short.challenge(dp).status(), Some(401));
+        let sock_short = short.udp_c();
+        let verify = short.server.clone();
+        let ok = short.protected_udp(&sock_short, 2, &verify);
+        assert_eq!(ok.status(), Some(200), "{ok}");
+        assert_eq!(ipsec2.sets(), sets + 1);
+        wait_for("the expired registration's SAs to go", 8, || {
+            ipsec2.sets() == sets
+        });
+        assert_eq!(ipsec2.spis_in_use(), spis);
     })
     .join()
     .expect("UE scenario");
