@@ -861,6 +861,44 @@ fn ipsec_registration_over_real_esp_between_namespaces() {
         let (r, _) = recv_final(&a.plain);
         assert_eq!(r.status(), Some(403), "unprotected request: {r}");
 
+        // (6b) plaintext straight to the P-CSCF's protected port-s (not through ESP) is refused
+        // by the kernel: the protected sockets only receive from the datapath's TUN
+        let plain_c = UdpSocket::bind(SocketAddr::new(ue_ip, 21000)).unwrap();
+        plain_c.connect(a.pcscf_s()).unwrap();
+        plain_c
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        plain_c
+            .send(
+                message_text(a, plain_c.local_addr().unwrap(), 3, &registered[2].0.t.impu)
+                    .as_bytes(),
+            )
+            .unwrap();
+        let mut tmp = [0u8; 2048];
+        let e = plain_c
+            .recv(&mut tmp)
+            .expect_err("no SIP answer to plaintext on port-s");
+        assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused, "{e}");
+        let tcp = socket2::Socket::new(
+            socket2::Domain::IPV4,
+            socket2::Type::STREAM,
+            Some(socket2::Protocol::TCP),
+        )
+        .unwrap();
+        tcp.bind(&SocketAddr::new(ue_ip, 21001).into()).unwrap();
+        // no listener takes the SYN; the kernel's RST leaves from port-s, so it is routed into
+        // the TUN and dropped for want of an SA: the handshake never completes
+        let e = tcp
+            .connect_timeout(&a.pcscf_s().into(), Duration::from_secs(2))
+            .expect_err("plaintext TCP to port-s refused");
+        assert!(
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::TimedOut | std::io::ErrorKind::ConnectionRefused
+            ),
+            "{e}"
+        );
+
         // (7) over its SAs the same request goes through: A → P-CSCF → S-CSCF → I-CSCF →
         // S-CSCF → P-CSCF → B, which gets it from the P-CSCF's port-c at its port-s, through
         // ESP (TS 33.203 §7.1); B's 200 comes back the same way and reaches A over A's SAs

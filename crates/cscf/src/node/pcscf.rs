@@ -238,14 +238,22 @@ pub async fn start_pcscf(
     };
     let (endpoint, inbound, mut bound, mut pc) =
         open_sip_with(&cfg.sip, &["path", "sec-agree"], endpoint_cfg).await?;
-    // the protected ports (TS 33.203 §7.1): UDP and TCP on every port-c and port-s
+    // the protected ports (TS 33.203 §7.1): UDP and TCP on every port-c and port-s; with the
+    // userspace datapath bound to its TUN, so that only what came through ESP reaches them
+    // (plaintext from the wire to a protected port is refused by the kernel)
+    let device = cfg
+        .pcscf
+        .ipsec
+        .as_ref()
+        .filter(|c| c.backend == BackendKind::Userspace)
+        .map(|c| c.tun.as_str());
     if let Some(i) = &ipsec {
         for ip in &ips {
             for (c, s) in i.pairs() {
                 for port in [*c, *s] {
                     for t in [Transport::Udp, Transport::Tcp] {
                         let a = endpoint
-                            .add_listener(t, SocketAddr::new(*ip, port))
+                            .add_listener_on_device(t, SocketAddr::new(*ip, port), device)
                             .await
                             .map_err(|e| {
                                 CscfError::Config(format!(
