@@ -120,7 +120,10 @@ fn xfrm_states_where_the_kernel_has_esp_policies_everywhere_all_removed() {
         x.install_policies(&s).unwrap();
         drop(x);
         let out = ip_out(&ns2, &["xfrm", "policy"]);
-        assert!(!out.contains(&mark), "dropped backend leaves nothing: {out}");
+        assert!(
+            !out.contains(&mark),
+            "dropped backend leaves nothing: {out}"
+        );
         kernel_esp
     })
     .join()
