@@ -67,8 +67,8 @@ pub struct PcscfConfig {
     /// `optional`).
     pub sec_agree: sec_config::SecAgreeSetting,
     /// Security mechanisms with our q (RFC 3329 §2.2), e.g. `["tls;q=0.5", "ipsec-3gpp;q=0.1"]`.
-    /// Only mechanisms with a security association backend are offered: `tls` today;
-    /// `ipsec-3gpp` is accepted here but not offered until the ESP datapath exists.
+    /// Only mechanisms with a security association backend are offered: `tls` always,
+    /// `ipsec-3gpp` only with [`PcscfConfig::ipsec`].
     pub sec_mechanisms: Vec<String>,
     /// PEM certificate (chain) for the `tls:` listeners; with `tls_key`. Without both, a
     /// self-signed pair is generated at start.
