@@ -38,7 +38,7 @@ use testkit::ims_ue::TestUe;
 
 const REALM: &str = demo::DEMO_REALM;
 const SEC_AGREE_TAGS: &str = "Require: sec-agree\r\nProxy-Require: sec-agree\r\n";
-const PENDING_SECS: u64 = 2;
+const PENDING_SECS: u64 = 4;
 const LINGER_MS: u64 = 300;
 
 // ---- namespaces ---------------------------------------------------------------------------
