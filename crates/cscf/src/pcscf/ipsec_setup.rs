@@ -374,13 +374,13 @@ impl Drop for IpsecSetup {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use ipsec::SaTable;
 
     /// A backend that keeps the SAs in a plain table (no datapath).
     #[derive(Default)]
-    struct TableBackend(Mutex<SaTable>);
+    pub(crate) struct TableBackend(pub(crate) Mutex<SaTable>);
 
     impl SaBackend for TableBackend {
         fn name(&self) -> &'static str {
@@ -413,7 +413,7 @@ mod tests {
             .with("port-s", (port_c + 1).to_string())]
     }
 
-    fn keys() -> ChallengeKeys {
+    pub(crate) fn keys() -> ChallengeKeys {
         ChallengeKeys {
             nonce: "n".into(),
             ck: aka::Ck::from_hex("0f1e2d3c4b5a69788796a5b4c3d2e1f0").unwrap(),

@@ -702,6 +702,90 @@ mod tests {
         assert_eq!(sa.associations(), 1);
     }
 
+    /// ipsec-3gpp under `required`: the protected REGISTER on the new SAs (UE port-c → our
+    /// port-s) with the right Security-Verify is `integrity-protected="yes"`; later requests are
+    /// found by their protected flow; the same request elsewhere is refused; the release at
+    /// de-registration is deferred to the backend's tick.
+    #[test]
+    fn ipsec_protected_flow_rules() {
+        use crate::pcscf::ipsec_setup::tests::{keys, TableBackend};
+        use crate::pcscf::ipsec_setup::IpsecSetup;
+        let backend = Arc::new(TableBackend::default());
+        let ipsec = Arc::new(IpsecSetup::new(
+            backend.clone(),
+            vec![(5100, 5200)],
+            Duration::ZERO,
+        ));
+        let cfg = effective(
+            SecAgreeSetting::Required,
+            &default_mechanisms(),
+            &[secagree::Mechanism::Tls, secagree::Mechanism::Ipsec3gpp],
+        )
+        .unwrap();
+        let sa = SecurityAgreement::new(cfg, vec![Arc::new(TlsSetup), ipsec.clone()]);
+        let client = "Security-Client: ipsec-3gpp;alg=hmac-sha-1-96;ealg=aes-cbc;prot=esp;\
+                      mod=trans;spi-c=1111;spi-s=2222;port-c=40001;port-s=40002\r\n\
+                      Require: sec-agree\r\nProxy-Require: sec-agree\r\n";
+        let init = request(register(client, ""), sip_stack::Transport::Udp, None);
+        let a = sa.check(&init).unwrap();
+        assert_eq!(a.cookie, COOKIE_NEGOTIATE);
+        assert_eq!(integrity(&forwarded(&init, &a)).as_deref(), Some("no"));
+        let chal = sip_stack::ua::response(&init.msg, 401, "Unauthorized", None)
+            .build()
+            .unwrap();
+        let chal = sa.on_challenge(&init, chal, Some(&keys()));
+        let server = chal.security_server().unwrap();
+        assert_eq!(server.len(), 1, "{chal}");
+        assert_eq!(server[0].port_s(), Some(5200));
+        assert_eq!(ipsec.sets(), 1, "SAs installed at the 401");
+        let verify = format!("{client}Security-Verify: {}\r\n", server[0]);
+        let on_sas = |msg: Message| ProxyRequest {
+            key: None,
+            msg,
+            flow: Flow {
+                transport: sip_stack::Transport::Udp,
+                local: "127.0.0.1:5200".parse().unwrap(),
+                remote: "127.0.0.1:40001".parse().unwrap(),
+                conn: None,
+            },
+        };
+        // a Security-Verify that differs: 494
+        let wrong = verify.replace("port-c=5100", "port-c=5101");
+        assert_eq!(
+            sa.check(&on_sas(register(&wrong, "abc")))
+                .unwrap_err()
+                .status(),
+            494
+        );
+        // the protected REGISTER: yes
+        let prot = on_sas(register(&verify, "abc"));
+        let a = sa.check(&prot).unwrap();
+        assert_eq!(a.cookie, COOKIE_PROTECTED);
+        assert_eq!(integrity(&forwarded(&prot, &a)).as_deref(), Some("yes"));
+        let d = sa.on_registered(&prot, false).unwrap();
+        assert_eq!(
+            bound_ipsec(&d).map(|p| (p.port_c, p.port_s, p.ue_port_c, p.ue_port_s)),
+            Some((5100, 5200, 40001, 40002))
+        );
+        // a non-REGISTER over the SAs is found by its flow; from anywhere else: 403
+        let text = String::from_utf8_lossy(register("", "x").as_bytes())
+            .replace("REGISTER sip:", "OPTIONS sip:")
+            .replace("1 REGISTER", "1 OPTIONS");
+        let opts = Message::parse(bytes::Bytes::from(text)).unwrap();
+        assert!(sa.check(&on_sas(opts.clone())).is_ok());
+        let elsewhere = request(opts, sip_stack::Transport::Udp, None);
+        assert_eq!(sa.check(&elsewhere).unwrap_err().status(), 403);
+        // the same REGISTER on the unprotected port with Security-Verify: 403
+        let off = request(register(&verify, "abc"), sip_stack::Transport::Udp, None);
+        assert_eq!(sa.check(&off).unwrap_err().status(), 403);
+        // de-registration: released, removed at the backend's next tick (after the 200 left)
+        assert_eq!(sa.on_registered(&prot, true), None);
+        assert_eq!((ipsec.sets(), ipsec.retiring()), (1, 1));
+        sa.tick();
+        assert_eq!((ipsec.sets(), ipsec.spis_in_use()), (0, 0));
+        assert!(backend.0.lock().unwrap().is_empty());
+    }
+
     #[test]
     fn stored_binding_round_trips() {
         assert_eq!(bound_connection("tls;conn=42"), Some(Some(42)));
