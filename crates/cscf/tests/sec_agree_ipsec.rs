@@ -66,6 +66,16 @@ fn ip(args: &[&str]) {
     );
 }
 
+/// `ip -n <ns> <args>`'s output.
+fn ip_out(ns: &str, args: &[&str]) -> String {
+    let out = Command::new("ip")
+        .args(["-n", ns])
+        .args(args)
+        .output()
+        .expect("ip");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Moves the calling thread into network namespace `ns`.
 fn enter(ns: &str) {
     let f = std::fs::File::open(format!("/var/run/netns/{ns}")).unwrap();
@@ -1024,8 +1034,21 @@ fn ipsec_registration_over_real_esp_between_namespaces() {
     assert_eq!(after.replay, before.replay + 1);
     assert_eq!(after.auth_failed, before.auth_failed + 1);
 
+    // while running: the policy routing and the TUN are there
+    let rules = ip_out(&ims_ns, &["rule"]);
+    assert!(rules.contains("sport 5200"), "{rules}");
     core.stop();
     drop(ue_dp);
+    // stopped: rules, routes and TUN removed
+    let rules = ip_out(&ims_ns, &["rule"]);
+    assert!(
+        !rules.contains("sport 5100") && !rules.contains("sport 5200"),
+        "{rules}"
+    );
+    let links = ip_out(&ims_ns, &["link"]);
+    assert!(!links.contains("imsesp0"), "{links}");
+    let routes = ip_out(&ims_ns, &["route", "show", "table", "5100"]);
+    assert!(routes.trim().is_empty(), "{routes}");
 
     // (10) Wireshark decrypts and authenticates every ESP packet with the P-CSCF's keylog and
     // finds the SIP inside; the forwarded REGISTERs say integrity-protected="yes"
