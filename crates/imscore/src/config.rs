@@ -178,6 +178,12 @@ impl Config {
                     p.pcscf.icscf
                 )
             })?;
+            if let Some(ip) = &p.pcscf.ipsec {
+                ip.pairs()
+                    .map_err(|e| anyhow::anyhow!("pcscf.pcscf.ipsec: {e}"))?;
+                ip.algorithms()
+                    .map_err(|e| anyhow::anyhow!("pcscf.pcscf.ipsec: {e}"))?;
+            }
         }
         if let Some(s) = &self.scscf {
             sip::Uri::parse(&s.registrar.server_name).map_err(|e| {
@@ -223,6 +229,30 @@ mod tests {
         let c =
             Config::parse(&EXAMPLE.replace("[hss]\n", "[hss]\ndata_dir = \"/tmp/own\"\n")).unwrap();
         assert_eq!(c.hss.unwrap().data_dir, Path::new("/tmp/own"));
+    }
+
+    /// The example's commented `[pcscf.pcscf.ipsec]` block, uncommented, is a valid
+    /// configuration; bad values are named.
+    #[test]
+    fn ipsec_section_parses_when_enabled() {
+        let on = EXAMPLE
+            .lines()
+            .map(|l| l.strip_prefix("#ipsec# ").unwrap_or(l))
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert_ne!(on, EXAMPLE, "the example documents [pcscf.pcscf.ipsec]");
+        let c = Config::parse(&on).expect("ipsec example parses");
+        let ip = c.pcscf.unwrap().pcscf.ipsec.expect("ipsec section");
+        assert_eq!(ip.pairs().unwrap(), vec![(5100, 5200)]);
+        assert_eq!(ip.tun, "imsesp0");
+        let c = Config::parse(EXAMPLE).unwrap();
+        assert!(c.pcscf.unwrap().pcscf.ipsec.is_none(), "ipsec is opt-in");
+        let bad = on.replace("port_pairs = 1", "port_pairs = 0");
+        let e = Config::parse(&bad).unwrap_err().to_string();
+        assert!(e.contains("port_pairs"), "{e}");
+        let bad = on.replace("\"des-ede3-cbc\", \"null\"]", "\"rot13\"]");
+        let e = Config::parse(&bad).unwrap_err().to_string();
+        assert!(e.contains("rot13"), "{e}");
     }
 
     #[test]

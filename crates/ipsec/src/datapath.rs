@@ -264,6 +264,29 @@ impl Routing {
         }
         Ok(())
     }
+
+    /// Undoes [`apply`](Self::apply): deletes the rules (`ip rule del …`, the same selectors) and
+    /// flushes the table. Best effort — every command runs, the first failure is returned.
+    pub fn remove(&self) -> Result<()> {
+        let mut first = Ok(());
+        for c in self.commands() {
+            let mut args: Vec<&str> = c.iter().map(String::as_str).collect();
+            let del = match args.get(1) {
+                Some(&"rule") => {
+                    args[2] = "del";
+                    args
+                }
+                // `route replace default dev <tun> table T` → `route flush table T`
+                _ => vec![args[0], "route", "flush", "table", c[c.len() - 1].as_str()],
+            };
+            if let Err(e) = run_ip(&del) {
+                if first.is_ok() {
+                    first = Err(e);
+                }
+            }
+        }
+        first
+    }
 }
 
 fn run_ip(args: &[&str]) -> Result<()> {

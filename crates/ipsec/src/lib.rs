@@ -11,6 +11,8 @@
 //! * [`packet`]: IPv4/IPv6 header build/parse and the TUN ⇄ raw-socket transforms
 //!   ([`packet::seal_ip_packet`], [`packet::open_ip_packet`]).
 //! * [`keylog`]: Wireshark's `esp_sa` UAT file (`--esp-keylog FILE`).
+//! * [`backend`] (Linux): [`backend::SaBackend`] — where SA sets are installed: userspace
+//!   datapath or kernel XFRM.
 //! * [`datapath`] (Linux): the userspace datapath — TUN device + raw ESP socket + SA table.
 //! * [`fuzzing`]: entry points for the fuzz targets and the corpus test.
 //!
@@ -18,6 +20,8 @@
 //! re-exported here.
 
 pub mod alloc;
+#[cfg(target_os = "linux")]
+pub mod backend;
 #[cfg(target_os = "linux")]
 pub mod datapath;
 pub mod error;
@@ -28,6 +32,8 @@ pub mod packet;
 pub mod replay;
 pub mod sa_set;
 pub mod table;
+#[cfg(target_os = "linux")]
+pub mod xfrm;
 
 pub use aka::ipsec::{encryption_key, integrity_key, EncryptionAlg, EspKey, IntegrityAlg};
 pub use alloc::{PortAllocator, SpiAllocator};

@@ -129,6 +129,39 @@ pub fn response_flow(request: &sip::Message, flow: &Flow) -> sip::Result<Flow> {
     })
 }
 
+/// The ipsec-3gpp protected port pairs of a P-CSCF (TS 33.203 §7.1): `(port_c + i, port_s + i)`
+/// for `i < count`. Over UDP, a response to a request that arrived on port-s and goes to a port
+/// other than the request's source (the UE's port-s named in its Via, as the reference
+/// registration trace does) can only be carried by the SA from our port-c to the UE's port-s: it
+/// leaves from the paired port-c ([`ProtectedPorts::reply_local`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProtectedPorts {
+    /// First protected client port.
+    pub port_c: u16,
+    /// First protected server port.
+    pub port_s: u16,
+    /// Number of pairs.
+    pub count: u16,
+}
+
+impl ProtectedPorts {
+    /// The local address `reply` (computed by [`response_flow`] for a request received on
+    /// `arrival`) must leave from instead, if any.
+    pub fn reply_local(&self, arrival: &Flow, reply: &Flow) -> Option<SocketAddr> {
+        if reply.transport != Transport::Udp || reply.remote.port() == arrival.remote.port() {
+            return None;
+        }
+        let i = arrival.local.port().checked_sub(self.port_s)?;
+        if i >= self.count {
+            return None;
+        }
+        Some(SocketAddr::new(
+            arrival.local.ip(),
+            self.port_c.checked_add(i)?,
+        ))
+    }
+}
+
 /// Where responses go when the TCP/TLS connection a request arrived on is gone (RFC 3261
 /// §18.2.2): a new connection to the source IP of the request (what `received` records) and the
 /// port in the top Via's sent-by, or the transport's default port (5060 TCP, 5061 TLS). `None`
@@ -157,4 +190,41 @@ pub fn via_destination(via: &sip::Via) -> Option<(Transport, SocketAddr)> {
         .or(via.port)
         .unwrap_or(transport.default_port());
     Some((transport, SocketAddr::new(ip, port)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protected_reply_leaves_from_paired_port_c() {
+        let pp = ProtectedPorts {
+            port_c: 5100,
+            port_s: 5200,
+            count: 2,
+        };
+        let f = |local: &str, remote: &str| Flow {
+            transport: Transport::Udp,
+            local: local.parse().unwrap(),
+            remote: remote.parse().unwrap(),
+            conn: None,
+        };
+        let arrival = f("10.0.0.2:5201", "10.0.0.1:38003");
+        // to the UE's port-s (Via, no rport): from our port-c of the same pair
+        let via = f("10.0.0.2:5201", "10.0.0.1:39003");
+        assert_eq!(
+            pp.reply_local(&arrival, &via),
+            Some("10.0.0.2:5101".parse().unwrap())
+        );
+        // back to the source port (rport): unchanged
+        assert_eq!(pp.reply_local(&arrival, &arrival), None);
+        // not a protected port-s, or TCP: unchanged
+        let other = f("10.0.0.2:5060", "10.0.0.1:38003");
+        assert_eq!(pp.reply_local(&other, &via), None);
+        let tcp = Flow {
+            transport: Transport::Tcp,
+            ..via
+        };
+        assert_eq!(pp.reply_local(&arrival, &tcp), None);
+    }
 }

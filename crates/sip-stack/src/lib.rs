@@ -32,7 +32,9 @@ pub mod ua;
 pub use sip::MAGIC_COOKIE;
 
 pub use error::{Error, Result};
-pub use flow::{connection_fallback, response_flow, via_destination, ConnId, Flow, Transport};
+pub use flow::{
+    connection_fallback, response_flow, via_destination, ConnId, Flow, ProtectedPorts, Transport,
+};
 pub use service::{
     spawn_service, ProxyResponse, RequestAction, ResponseAction, Service, ServiceConfig,
     ServiceContext,

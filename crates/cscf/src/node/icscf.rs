@@ -225,5 +225,6 @@ pub async fn start_icscf(cfg: &IcscfNodeConfig, next: NextHop) -> Result<RoleHan
         endpoint,
         tasks: vec![task],
         diameter: Some(node),
+        ipsec: None,
     })
 }

@@ -97,9 +97,15 @@ pub struct RoleHandle {
     endpoint: Endpoint,
     tasks: Vec<JoinHandle<()>>,
     diameter: Option<Arc<diameter::Node>>,
+    ipsec: Option<Arc<crate::pcscf::ipsec_setup::IpsecSetup>>,
 }
 
 impl RoleHandle {
+    /// The P-CSCF's ipsec-3gpp setup (SA sets, SPIs, datapath counters), when configured.
+    pub fn ipsec(&self) -> Option<&Arc<crate::pcscf::ipsec_setup::IpsecSetup>> {
+        self.ipsec.as_ref()
+    }
+
     /// Stops the role: closes its listeners and its Diameter connections.
     pub async fn shutdown(self) {
         for (t, a) in &self.sip {
@@ -107,6 +113,9 @@ impl RoleHandle {
         }
         for t in &self.tasks {
             t.abort();
+        }
+        if let Some(i) = &self.ipsec {
+            i.shutdown();
         }
         if let Some(d) = self.diameter {
             if let Ok(node) = Arc::try_unwrap(d) {

@@ -1,7 +1,10 @@
 //! The P-CSCF on the network (TS 24.229 §5.2).
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use ipsec::backend::SaBackend;
 
 use serde::Deserialize;
 use sip::Method;
@@ -17,7 +20,9 @@ use super::{
     count_request, count_response, layer_config, open_sip_with, parse_listen, NextHop, RoleHandle,
     SipConfig,
 };
+use crate::pcscf::ipsec_setup::{self, BackendKind, IpsecConfig};
 use crate::pcscf::reg_subscriber::{OutgoingSubscribe, RegWatcher, RegistrationEnded};
+use crate::pcscf::sa_setup::SaSetup;
 use crate::pcscf::{Pcscf, PcscfConfig};
 use crate::store::RegistrationStore;
 use crate::CscfError;
@@ -167,22 +172,141 @@ fn tls_config(cfg: &PcscfNodeConfig) -> Result<Option<TlsConfig>, CscfError> {
     Ok(Some(tls))
 }
 
+/// The IP addresses of the UDP/TCP listeners (where the protected ports are opened too).
+fn protected_ips(cfg: &PcscfNodeConfig) -> Result<Vec<IpAddr>, CscfError> {
+    let mut ips = Vec::new();
+    for l in &cfg.sip.listen {
+        let (t, a) = parse_listen(l)?;
+        if t == Transport::Tls {
+            continue;
+        }
+        if a.ip().is_unspecified() {
+            return Err(CscfError::Config(format!(
+                "pcscf.ipsec: listener `{l}` has no specific address; the SAs need one (TS 33.203 §7.1 selectors)"
+            )));
+        }
+        if !ips.contains(&a.ip()) {
+            ips.push(a.ip());
+        }
+    }
+    if ips.is_empty() {
+        return Err(CscfError::Config(
+            "pcscf.ipsec: needs a udp: or tcp: listener".into(),
+        ));
+    }
+    Ok(ips)
+}
+
+/// The IPsec datapath of `[pcscf.ipsec]`, or a clear error (the P-CSCF does not start without
+/// it: offering ipsec-3gpp would promise protection we cannot give).
+fn ipsec_setup(
+    ic: &IpsecConfig,
+    ips: &[IpAddr],
+) -> Result<Arc<ipsec_setup::IpsecSetup>, CscfError> {
+    let pairs = ic.pairs()?;
+    ic.algorithms()?;
+    let backend: Arc<dyn SaBackend> = match ic.backend {
+        BackendKind::Userspace => {
+            let ucfg = ipsec::backend::UserspaceConfig {
+                tun: ic.tun.clone(),
+                table: ic.route_table,
+                ports: pairs
+                    .iter()
+                    .flat_map(|(c, s)| [(*c, *c), (*s, *s)])
+                    .collect(),
+                ipv4: ips.iter().any(IpAddr::is_ipv4),
+                ipv6: ips.iter().any(IpAddr::is_ipv6),
+                keylog: ic.esp_keylog.clone(),
+            };
+            Arc::new(ipsec::backend::UserspaceBackend::start(&ucfg).map_err(|e| {
+                CscfError::Config(format!(
+                    "pcscf.ipsec: cannot open the userspace ESP datapath ({e}); it needs root (CAP_NET_ADMIN, CAP_NET_RAW), /dev/net/tun and iproute2 — remove [pcscf.ipsec] to run without ipsec-3gpp"
+                ))
+            })?)
+        }
+        BackendKind::Xfrm => Arc::new(
+            ipsec::xfrm::XfrmBackend::open(ic.xfrm_mark, ic.esp_keylog.as_deref()).map_err(
+                |e| CscfError::Config(format!("pcscf.ipsec: cannot open NETLINK_XFRM ({e})")),
+            )?,
+        ),
+    };
+    tracing::info!(
+        backend = backend.name(),
+        ?pairs,
+        "P-CSCF offers ipsec-3gpp (protected ports port-c/port-s)"
+    );
+    Ok(Arc::new(ipsec_setup::IpsecSetup::new(
+        backend,
+        pairs,
+        Duration::from_millis(ic.linger_ms),
+    )))
+}
+
 /// Starts a P-CSCF: loads the registered UEs from `store`, opens the listeners, serves.
 pub async fn start_pcscf(
     cfg: &PcscfNodeConfig,
     store: Arc<dyn RegistrationStore>,
     next: NextHop,
 ) -> Result<RoleHandle, CscfError> {
-    let pcscf = Arc::new(Pcscf::new(cfg.pcscf.clone(), store)?);
+    let (ipsec, ips) = match &cfg.pcscf.ipsec {
+        Some(ic) => {
+            let ips = protected_ips(cfg)?;
+            (Some(ipsec_setup(ic, &ips)?), ips)
+        }
+        None => (None, Vec::new()),
+    };
+    let extra: Vec<Arc<dyn SaSetup>> = ipsec
+        .iter()
+        .map(|i| i.clone() as Arc<dyn SaSetup>)
+        .collect();
+    let pcscf = Arc::new(Pcscf::with_setups(cfg.pcscf.clone(), store, extra)?);
     let loaded = pcscf.load().await?;
     tracing::info!(registered = loaded, "P-CSCF loaded its registered UEs");
     let endpoint_cfg = EndpointConfig {
         tls: tls_config(cfg)?,
         ..EndpointConfig::default()
     };
-    let (endpoint, inbound, bound, pc) =
+    let (endpoint, inbound, mut bound, mut pc) =
         open_sip_with(&cfg.sip, &["path", "sec-agree"], endpoint_cfg).await?;
-    let proxy = StatefulProxy::new(pc, layer_config(&cfg.sip));
+    // the protected ports (TS 33.203 §7.1): UDP and TCP on every port-c and port-s; with the
+    // userspace datapath bound to its TUN, so that only what came through ESP reaches them
+    // (plaintext from the wire to a protected port is refused by the kernel)
+    let device = cfg
+        .pcscf
+        .ipsec
+        .as_ref()
+        .filter(|c| c.backend == BackendKind::Userspace)
+        .map(|c| c.tun.as_str());
+    if let Some(i) = &ipsec {
+        for ip in &ips {
+            for (c, s) in i.pairs() {
+                for port in [*c, *s] {
+                    for t in [Transport::Udp, Transport::Tcp] {
+                        let a = endpoint
+                            .add_listener_on_device(t, SocketAddr::new(*ip, port), device)
+                            .await
+                            .map_err(|e| {
+                                CscfError::Config(format!(
+                                    "pcscf.ipsec: protected port {t} {ip}:{port}: {e}"
+                                ))
+                            })?;
+                        bound.push((t, a));
+                        pc.aliases.push((ip.to_string(), Some(port)));
+                    }
+                }
+            }
+        }
+    }
+    let mut layer = layer_config(&cfg.sip);
+    if let (Some(ic), Some(i)) = (&cfg.pcscf.ipsec, &ipsec) {
+        // UDP responses to the UE's port-s leave from our port-c (reference trace)
+        layer.protected_ports = Some(sip_stack::ProtectedPorts {
+            port_c: ic.port_c,
+            port_s: ic.port_s,
+            count: i.pairs().len() as u16,
+        });
+    }
+    let proxy = StatefulProxy::new(pc, layer);
     let next = Arc::new(next);
     let watch = Arc::new(RegWatcher::default());
     let svc = Arc::new(PcscfService {
@@ -221,5 +345,6 @@ pub async fn start_pcscf(
         endpoint,
         tasks: vec![task, house],
         diameter: None,
+        ipsec,
     })
 }

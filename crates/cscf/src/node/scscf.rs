@@ -270,5 +270,6 @@ pub async fn start_scscf(
         endpoint,
         tasks: vec![task, house, notifier],
         diameter: Some(node),
+        ipsec: None,
     })
 }

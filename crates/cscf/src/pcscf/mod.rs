@@ -11,8 +11,9 @@
 //!   off | optional | required` ([`sec_config`]); the mechanism is chosen on the initial REGISTER,
 //!   the 401 carries Security-Server, the protected REGISTER's Security-Verify is checked, the
 //!   registration is bound to its TLS connection and `integrity-protected` is set to `no`,
-//!   `tls-pending` or `tls-yes`; the setup of the association is a [`sa_setup::SaSetup`] (TLS
-//!   now; ipsec-3gpp is not offered until its datapath exists).
+//!   `tls-pending` or `tls-yes`; the setup of the association is a [`sa_setup::SaSetup`] (TLS;
+//!   ipsec-3gpp with [`ipsec_setup`] when `[pcscf.ipsec]` configures a datapath, then
+//!   `integrity-protected="yes"` and requests to the UE leave from our port-c to its port-s).
 //! - The 401 (§5.2.2.1): `ck` and `ik` are removed from `WWW-Authenticate` and kept for the
 //!   security association ([`Pcscf::take_keys`]).
 //! - The 200 (§5.2.2.3): each of the UE's contacts is stored with its flow, expiry, Service-Route
@@ -27,6 +28,7 @@
 
 pub mod charging;
 pub mod flow_token;
+pub mod ipsec_setup;
 pub mod reg_subscriber;
 pub mod sa_setup;
 pub mod sec_agree;
@@ -66,14 +68,17 @@ pub struct PcscfConfig {
     /// `optional`).
     pub sec_agree: sec_config::SecAgreeSetting,
     /// Security mechanisms with our q (RFC 3329 §2.2), e.g. `["tls;q=0.5", "ipsec-3gpp;q=0.1"]`.
-    /// Only mechanisms with a security association backend are offered: `tls` today;
-    /// `ipsec-3gpp` is accepted here but not offered until the ESP datapath exists.
+    /// Only mechanisms with a security association backend are offered: `tls` always,
+    /// `ipsec-3gpp` only with [`PcscfConfig::ipsec`].
     pub sec_mechanisms: Vec<String>,
     /// PEM certificate (chain) for the `tls:` listeners; with `tls_key`. Without both, a
     /// self-signed pair is generated at start.
     pub tls_cert: Option<PathBuf>,
     /// PEM private key for the `tls:` listeners.
     pub tls_key: Option<PathBuf>,
+    /// ipsec-3gpp (TS 33.203 §7): absent = not offered (no TUN/root needed); present = the
+    /// datapath must open or the P-CSCF does not start.
+    pub ipsec: Option<ipsec_setup::IpsecConfig>,
 }
 
 impl Default for PcscfConfig {
@@ -87,6 +92,7 @@ impl Default for PcscfConfig {
             sec_mechanisms: sec_config::default_mechanisms(),
             tls_cert: None,
             tls_key: None,
+            ipsec: None,
         }
     }
 }
@@ -143,11 +149,25 @@ fn same_identity(a: &str, b: &str) -> bool {
 impl Pcscf {
     /// A P-CSCF storing its UEs in `store`.
     pub fn new(cfg: PcscfConfig, store: Arc<dyn RegistrationStore>) -> Result<Self, CscfError> {
+        Self::with_setups(cfg, store, Vec::new())
+    }
+
+    /// A P-CSCF with further security association backends (e.g. an
+    /// [`ipsec_setup::IpsecSetup`]) besides TLS.
+    pub fn with_setups(
+        cfg: PcscfConfig,
+        store: Arc<dyn RegistrationStore>,
+        extra: Vec<Arc<dyn sa_setup::SaSetup>>,
+    ) -> Result<Self, CscfError> {
         let icscf =
             Uri::parse(&cfg.icscf).map_err(|e| CscfError::Config(format!("pcscf.icscf: {e}")))?;
-        let backends: Vec<Arc<dyn sa_setup::SaSetup>> = vec![Arc::new(sa_setup::TlsSetup)];
+        let mut backends: Vec<Arc<dyn sa_setup::SaSetup>> = vec![Arc::new(sa_setup::TlsSetup)];
+        backends.extend(extra);
         let available: Vec<_> = backends.iter().map(|b| b.mechanism()).collect();
-        let sec_cfg = sec_config::effective(cfg.sec_agree, &cfg.sec_mechanisms, &available)?;
+        let mut sec_cfg = sec_config::effective(cfg.sec_agree, &cfg.sec_mechanisms, &available)?;
+        if let Some(ip) = &cfg.ipsec {
+            (sec_cfg.integrity, sec_cfg.encryption) = ip.algorithms()?;
+        }
         Ok(Pcscf {
             security: sec_agree::SecurityAgreement::new(sec_cfg, backends),
             cfg,
@@ -469,6 +489,20 @@ impl Pcscf {
         Ok(())
     }
 
+    /// A UE's registration is over (expired, or ended by the network's reg-event NOTIFY, TS 24.229
+    /// §5.2.3): its security association goes — a TLS binding at once; ipsec-3gpp SAs through
+    /// the deferred release, after the last response to the UE has left through them (TS 33.203
+    /// §7.4) — and the registration is removed from the store.
+    pub(crate) async fn end_registration(&self, ue: &UeRegistration) -> Result<(), CscfError> {
+        let sa = ue.security_association.as_deref();
+        if let Some(Some(conn)) = sa.and_then(sec_agree::bound_connection) {
+            self.security.forget_connection(conn);
+        } else if let Some(sa) = sa.filter(|s| sec_agree::bound_ipsec(s).is_some()) {
+            self.security.forget_binding(sa);
+        }
+        self.forget(&ue.impu, &ue.contact, ue.flow.remote).await
+    }
+
     /// TS 24.229 §5.2.6.3: a request (not REGISTER) from a UE: checks that the UE registered from
     /// this address, asserts its identity and routes it along its Service-Route.
     pub fn edit_originating(
@@ -480,12 +514,17 @@ impl Pcscf {
         let mut regs = self.registrations_from(req.flow.remote);
         // a registration bound to a TLS connection is used only over that connection
         // (TS 24.229 §5.2.6.3.1, reference TLS call flows)
+        // and one protected by IPsec only over its SAs: from the UE's port-c to our port-s
+        // (TS 33.203 §7.1, TS 24.229 §5.2.6.3.1)
         regs.retain(|r| {
-            match r
-                .security_association
-                .as_deref()
-                .and_then(sec_agree::bound_connection)
-            {
+            let sa = r.security_association.as_deref();
+            if let Some(p) = sa.and_then(sec_agree::bound_ipsec) {
+                return req.flow.transport != sip_stack::Transport::Tls
+                    && req.flow.local.port() == p.port_s
+                    && req.flow.remote.port() == p.ue_port_c
+                    && req.flow.local.ip() == r.flow.local.ip();
+            }
+            match sa.and_then(sec_agree::bound_connection) {
                 Some(conn) => conn.is_some() && conn == req.flow.conn,
                 None => true,
             }
@@ -556,8 +595,20 @@ impl Pcscf {
         }
         let user = top.uri.as_sip()?.user.as_ref()?.to_string();
         let flow = flow_token::decode(&user)?;
-        if self.registrations_from(flow.remote).is_empty() {
-            return None;
+        let regs = self.registrations_from(flow.remote);
+        let first = regs.first()?;
+        // IPsec: from our port-c to the UE's port-s (TS 33.203 §7.1, the reference trace's NOTIFY)
+        if let Some(p) = first
+            .security_association
+            .as_deref()
+            .and_then(sec_agree::bound_ipsec)
+        {
+            return Some(Flow {
+                transport: flow.transport,
+                local: SocketAddr::new(flow.local.ip(), p.port_c),
+                remote: SocketAddr::new(flow.remote.ip(), p.ue_port_s),
+                conn: None,
+            });
         }
         Some(flow)
     }
@@ -568,18 +619,18 @@ impl Pcscf {
         let expired = self.store.ue_registrations_expiring_before(now + 1).await?;
         let n = expired.len();
         for ue in expired {
-            if let Some(Some(conn)) = ue
-                .security_association
-                .as_deref()
-                .and_then(sec_agree::bound_connection)
-            {
-                self.security.forget_connection(conn);
-            }
-            self.forget(&ue.impu, &ue.contact, ue.flow.remote).await?;
+            self.end_registration(&ue).await?;
         }
         let ttl = Duration::from_secs(self.cfg.key_lifetime_secs);
         // security associations whose UE never completed registration (TS 33.203 §7.4 pending)
-        self.security.expire_pending(ttl);
+        let pending = self
+            .cfg
+            .ipsec
+            .as_ref()
+            .map_or(ttl, |i| Duration::from_secs(i.pending_secs));
+        self.security.expire_pending(pending);
+        // deferred SA removals (after the last response went out through them)
+        self.security.tick();
         self.keys
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -326,14 +326,7 @@ impl RegistrationEnded for super::Pcscf {
                 return false;
             }
         };
-        if let Some(Some(conn)) = ue
-            .security_association
-            .as_deref()
-            .and_then(super::sec_agree::bound_connection)
-        {
-            self.security.forget_connection(conn);
-        }
-        if let Err(e) = self.forget(impu, contact, ue.flow.remote).await {
+        if let Err(e) = self.end_registration(&ue).await {
             tracing::warn!(impu, error = %e, "forgetting a UE registration failed");
         }
         tracing::info!(

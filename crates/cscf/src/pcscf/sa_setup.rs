@@ -2,11 +2,11 @@
 //! P-CSCF has chosen a mechanism from the UE's Security-Client, a backend builds what protects
 //! the UE's traffic and the Security-Server list announcing it.
 //!
-//! Only [`TlsSetup`] exists: for `tls` nothing is installed at the 401; the registration is bound
-//! to the TLS connection on which the protected REGISTER arrives (TS 24.229 §5.2.2.1, reference
-//! TLS call flows). An `ipsec-3gpp` backend (SPI/port allocation, the four ESP SAs of TS 33.203
-//! §7.1 keyed from IK/CK) slots in as another implementation; until it exists the P-CSCF never
-//! offers `ipsec-3gpp` (see [`super::sec_config::effective`]).
+//! [`TlsSetup`]: for `tls` nothing is installed at the 401; the registration is bound to the TLS
+//! connection on which the protected REGISTER arrives (TS 24.229 §5.2.2.1, reference TLS call
+//! flows). [`super::ipsec_setup::IpsecSetup`]: for `ipsec-3gpp`, SPI/port allocation and the four
+//! ESP SAs of TS 33.203 §7.1 keyed from IK/CK, installed at the 401; offered only when the P-CSCF
+//! is configured with an IPsec datapath (see [`super::sec_config::effective`]).
 
 use std::net::SocketAddr;
 
@@ -33,8 +33,13 @@ pub trait SaSetup: Send + Sync {
         keys: Option<&ChallengeKeys>,
     ) -> Result<(Negotiated, Association), SecAgreeError>;
 
-    /// The association is gone (replaced, de-registered, expired): free what it holds.
+    /// The association is gone (replaced, de-registered, expired): free what it holds (a backend
+    /// may defer the actual removal to [`tick`](Self::tick) so the last response still goes out
+    /// through it, TS 33.203 §7.4).
     fn release(&self, assoc: &Association);
+
+    /// Housekeeping (called about once a second): completes deferred releases.
+    fn tick(&self) {}
 }
 
 /// `tls` (TS 33.203 Annex O, RFC 3329 §2.2): the association is the TLS connection itself.

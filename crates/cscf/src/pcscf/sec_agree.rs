@@ -12,9 +12,11 @@
 //!
 //! Associations are kept per IMPI (at most the established one and a newer pending one, so an
 //! unauthenticated attempt cannot unbind a registered UE) and indexed by the TLS connection they
-//! are bound to.
+//! are bound to or, for ipsec-3gpp, by their protected flow (UE port-c → our port-s, TS 33.203
+//! §7.1), so requests other than REGISTER find their association too.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -49,28 +51,48 @@ pub struct Accepted {
 struct Table {
     by_impi: HashMap<String, Vec<Association>>,
     by_conn: HashMap<u64, String>,
+    /// IPsec: the protected flow (UE port-c, our port-s) → IMPI.
+    by_flow: HashMap<(SocketAddr, SocketAddr), String>,
     /// When the newest pending (not yet registered) association of an IMPI was set up.
     pending_since: HashMap<String, Instant>,
 }
 
+/// The protected flow of an IPsec binding: (UE port-c, P-CSCF port-s) (TS 33.203 §7.1).
+fn ipsec_flow(sa: &secagree::SaParams) -> (SocketAddr, SocketAddr) {
+    (
+        SocketAddr::new(sa.ue.addr, sa.ue.port_c),
+        SocketAddr::new(sa.pcscf.addr, sa.pcscf.port_s),
+    )
+}
+
 impl Table {
     fn index(&mut self, impi: &str, a: &Association) {
-        if let Binding::Tls {
-            connection: Some(c),
-            ..
-        } = a.binding
-        {
-            self.by_conn.insert(c, impi.to_string());
+        match a.binding {
+            Binding::Tls {
+                connection: Some(c),
+                ..
+            } => {
+                self.by_conn.insert(c, impi.to_string());
+            }
+            Binding::Ipsec(sa) => {
+                self.by_flow.insert(ipsec_flow(&sa), impi.to_string());
+            }
+            _ => {}
         }
     }
 
     fn unindex(&mut self, a: &Association) {
-        if let Binding::Tls {
-            connection: Some(c),
-            ..
-        } = a.binding
-        {
-            self.by_conn.remove(&c);
+        match a.binding {
+            Binding::Tls {
+                connection: Some(c),
+                ..
+            } => {
+                self.by_conn.remove(&c);
+            }
+            Binding::Ipsec(sa) => {
+                self.by_flow.remove(&ipsec_flow(&sa));
+            }
+            _ => {}
         }
     }
 }
@@ -96,7 +118,8 @@ pub fn arrival(flow: &Flow) -> Arrival {
 }
 
 /// A short description of an association's binding, stored as the registration's
-/// `security_association` (`tls;conn=<id>`; `ipsec-3gpp;spi-c=..` once IPsec exists).
+/// `security_association`: `tls;conn=<id>`, or `ipsec-3gpp;spi-c=..;spi-s=..;port-c=..;port-s=..`
+/// (ours) `;ue-port-c=..;ue-port-s=..` (see [`bound_ipsec`]).
 pub fn describe(a: &Association) -> String {
     match a.binding {
         Binding::Tls { connection, .. } => match connection {
@@ -104,10 +127,44 @@ pub fn describe(a: &Association) -> String {
             None => "tls".into(),
         },
         Binding::Ipsec(sa) => format!(
-            "ipsec-3gpp;spi-c={};spi-s={};port-c={};port-s={}",
-            sa.pcscf.spi_c, sa.pcscf.spi_s, sa.pcscf.port_c, sa.pcscf.port_s
+            "ipsec-3gpp;spi-c={};spi-s={};port-c={};port-s={};ue-port-c={};ue-port-s={}",
+            sa.pcscf.spi_c,
+            sa.pcscf.spi_s,
+            sa.pcscf.port_c,
+            sa.pcscf.port_s,
+            sa.ue.port_c,
+            sa.ue.port_s
         ),
     }
+}
+
+/// The protected ports of a stored ipsec-3gpp `security_association` ([`describe`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpsecPorts {
+    /// Our port-c (requests to the UE leave from it).
+    pub port_c: u16,
+    /// Our port-s (the UE's requests arrive on it).
+    pub port_s: u16,
+    /// The UE's port-c.
+    pub ue_port_c: u16,
+    /// The UE's port-s (requests to the UE go to it).
+    pub ue_port_s: u16,
+}
+
+/// Parses the ports of a stored ipsec-3gpp binding; `None` for anything else.
+pub fn bound_ipsec(security_association: &str) -> Option<IpsecPorts> {
+    let rest = security_association.strip_prefix("ipsec-3gpp;")?;
+    let get = |name: &str| {
+        rest.split(';')
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+            .and_then(|v| v.parse::<u16>().ok())
+    };
+    Some(IpsecPorts {
+        port_c: get("port-c")?,
+        port_s: get("port-s")?,
+        ue_port_c: get("ue-port-c")?,
+        ue_port_s: get("ue-port-s")?,
+    })
 }
 
 /// The TLS connection a stored `security_association` binds to, if it is a TLS binding.
@@ -214,6 +271,7 @@ impl SecurityAgreement {
         let key = arr
             .tls_connection
             .and_then(|c| table.by_conn.get(&c).cloned())
+            .or_else(|| table.by_flow.get(&(arr.src, arr.dst)).cloned())
             .or(impi.clone());
         let (verdict, key) = {
             let list = key.as_ref().and_then(|k| table.by_impi.get_mut(k));
@@ -345,6 +403,7 @@ impl SecurityAgreement {
         let key = arr
             .tls_connection
             .and_then(|c| table.by_conn.get(&c).cloned())
+            .or_else(|| table.by_flow.get(&(arr.src, arr.dst)).cloned())
             .unwrap_or(impi);
         table.pending_since.remove(&key);
         let list = table.by_impi.remove(&key)?;
@@ -419,6 +478,26 @@ impl SecurityAgreement {
         let impi = self.lock().by_conn.get(&conn).cloned();
         if let Some(i) = impi {
             self.forget(&i);
+        }
+    }
+
+    /// Forgets the associations of the IMPI whose registered association is stored as
+    /// `security_association` ([`describe`]) (its registration expired).
+    pub fn forget_binding(&self, security_association: &str) {
+        let impi = self.lock().by_impi.iter().find_map(|(k, list)| {
+            list.iter()
+                .any(|a| a.is_registered() && describe(a) == security_association)
+                .then(|| k.clone())
+        });
+        if let Some(i) = impi {
+            self.forget(&i);
+        }
+    }
+
+    /// Housekeeping of the backends (deferred SA removals).
+    pub fn tick(&self) {
+        for b in &self.backends {
+            b.tick();
         }
     }
 
@@ -623,10 +702,106 @@ mod tests {
         assert_eq!(sa.associations(), 1);
     }
 
+    /// ipsec-3gpp under `required`: the protected REGISTER on the new SAs (UE port-c → our
+    /// port-s) with the right Security-Verify is `integrity-protected="yes"`; later requests are
+    /// found by their protected flow; the same request elsewhere is refused; the release at
+    /// de-registration is deferred to the backend's tick.
+    #[test]
+    fn ipsec_protected_flow_rules() {
+        use crate::pcscf::ipsec_setup::tests::{keys, TableBackend};
+        use crate::pcscf::ipsec_setup::IpsecSetup;
+        let backend = Arc::new(TableBackend::default());
+        let ipsec = Arc::new(IpsecSetup::new(
+            backend.clone(),
+            vec![(5100, 5200)],
+            Duration::ZERO,
+        ));
+        let cfg = effective(
+            SecAgreeSetting::Required,
+            &default_mechanisms(),
+            &[secagree::Mechanism::Tls, secagree::Mechanism::Ipsec3gpp],
+        )
+        .unwrap();
+        let sa = SecurityAgreement::new(cfg, vec![Arc::new(TlsSetup), ipsec.clone()]);
+        let client = "Security-Client: ipsec-3gpp;alg=hmac-sha-1-96;ealg=aes-cbc;prot=esp;\
+                      mod=trans;spi-c=1111;spi-s=2222;port-c=40001;port-s=40002\r\n\
+                      Require: sec-agree\r\nProxy-Require: sec-agree\r\n";
+        let init = request(register(client, ""), sip_stack::Transport::Udp, None);
+        let a = sa.check(&init).unwrap();
+        assert_eq!(a.cookie, COOKIE_NEGOTIATE);
+        assert_eq!(integrity(&forwarded(&init, &a)).as_deref(), Some("no"));
+        let chal = sip_stack::ua::response(&init.msg, 401, "Unauthorized", None)
+            .build()
+            .unwrap();
+        let chal = sa.on_challenge(&init, chal, Some(&keys()));
+        let server = chal.security_server().unwrap();
+        assert_eq!(server.len(), 1, "{chal}");
+        assert_eq!(server[0].port_s(), Some(5200));
+        assert_eq!(ipsec.sets(), 1, "SAs installed at the 401");
+        let verify = format!("{client}Security-Verify: {}\r\n", server[0]);
+        let on_sas = |msg: Message| ProxyRequest {
+            key: None,
+            msg,
+            flow: Flow {
+                transport: sip_stack::Transport::Udp,
+                local: "127.0.0.1:5200".parse().unwrap(),
+                remote: "127.0.0.1:40001".parse().unwrap(),
+                conn: None,
+            },
+        };
+        // a Security-Verify that differs: 494
+        let wrong = verify.replace("port-c=5100", "port-c=5101");
+        assert_eq!(
+            sa.check(&on_sas(register(&wrong, "abc")))
+                .unwrap_err()
+                .status(),
+            494
+        );
+        // the protected REGISTER: yes
+        let prot = on_sas(register(&verify, "abc"));
+        let a = sa.check(&prot).unwrap();
+        assert_eq!(a.cookie, COOKIE_PROTECTED);
+        assert_eq!(integrity(&forwarded(&prot, &a)).as_deref(), Some("yes"));
+        let d = sa.on_registered(&prot, false).unwrap();
+        assert_eq!(
+            bound_ipsec(&d).map(|p| (p.port_c, p.port_s, p.ue_port_c, p.ue_port_s)),
+            Some((5100, 5200, 40001, 40002))
+        );
+        // a non-REGISTER over the SAs is found by its flow; from anywhere else: 403
+        let text = String::from_utf8_lossy(register("", "x").as_bytes())
+            .replace("REGISTER sip:", "OPTIONS sip:")
+            .replace("1 REGISTER", "1 OPTIONS");
+        let opts = Message::parse(bytes::Bytes::from(text)).unwrap();
+        assert!(sa.check(&on_sas(opts.clone())).is_ok());
+        let elsewhere = request(opts, sip_stack::Transport::Udp, None);
+        assert_eq!(sa.check(&elsewhere).unwrap_err().status(), 403);
+        // the same REGISTER on the unprotected port with Security-Verify: 403
+        let off = request(register(&verify, "abc"), sip_stack::Transport::Udp, None);
+        assert_eq!(sa.check(&off).unwrap_err().status(), 403);
+        // de-registration: released, removed at the backend's next tick (after the 200 left)
+        assert_eq!(sa.on_registered(&prot, true), None);
+        assert_eq!((ipsec.sets(), ipsec.retiring()), (1, 1));
+        sa.tick();
+        assert_eq!((ipsec.sets(), ipsec.spis_in_use()), (0, 0));
+        assert!(backend.0.lock().unwrap().is_empty());
+    }
+
     #[test]
     fn stored_binding_round_trips() {
         assert_eq!(bound_connection("tls;conn=42"), Some(Some(42)));
         assert_eq!(bound_connection("tls"), Some(None));
         assert_eq!(bound_connection("ipsec-3gpp;spi-c=1"), None);
+        let d = "ipsec-3gpp;spi-c=300;spi-s=301;port-c=5100;port-s=5200;ue-port-c=7;ue-port-s=8";
+        assert_eq!(
+            bound_ipsec(d),
+            Some(IpsecPorts {
+                port_c: 5100,
+                port_s: 5200,
+                ue_port_c: 7,
+                ue_port_s: 8
+            })
+        );
+        assert_eq!(bound_ipsec("tls;conn=1"), None);
+        assert_eq!(bound_ipsec("ipsec-3gpp;spi-c=1"), None);
     }
 }

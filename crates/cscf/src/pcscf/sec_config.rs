@@ -76,7 +76,7 @@ pub fn effective(
         } else {
             tracing::warn!(
                 mechanism = p.mechanism.name(),
-                "security mechanism configured but not offered: no datapath for it yet"
+                "security mechanism configured but not offered: no datapath for it (ipsec-3gpp needs [pcscf.ipsec])"
             );
         }
     }

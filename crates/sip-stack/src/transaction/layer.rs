@@ -23,6 +23,9 @@ pub struct LayerConfig {
     /// A request larger than this sent over UDP goes over TCP instead (RFC 3261 §18.1.1: 1300
     /// bytes when the path MTU is unknown).
     pub udp_mtu_threshold: usize,
+    /// ipsec-3gpp protected ports (P-CSCF): UDP responses follow
+    /// [`crate::flow::ProtectedPorts::reply_local`].
+    pub protected_ports: Option<crate::flow::ProtectedPorts>,
 }
 
 impl Default for LayerConfig {
@@ -30,6 +33,7 @@ impl Default for LayerConfig {
         LayerConfig {
             timers: TimerConfig::default(),
             udp_mtu_threshold: 1300,
+            protected_ports: None,
         }
     }
 }
@@ -313,7 +317,14 @@ impl TransactionLayer {
             self.events.push_back(TxEvent::Ack { msg, flow });
             return Ok(());
         }
-        let reply = response_flow(&msg, &flow)?;
+        let mut reply = response_flow(&msg, &flow)?;
+        if let Some(local) = self
+            .cfg
+            .protected_ports
+            .and_then(|pp| pp.reply_local(&flow, &reply))
+        {
+            reply.local = local;
+        }
         let fallback = if flow.conn.is_some() {
             connection_fallback(&msg, &flow)
         } else {

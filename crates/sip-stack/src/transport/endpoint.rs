@@ -130,6 +130,21 @@ fn new_socket(addr: SocketAddr, ty: Type, proto: Protocol) -> Result<Socket> {
     Ok(s)
 }
 
+/// `SO_BINDTODEVICE` when a device is given (Linux only; elsewhere an error).
+fn bind_device(s: &Socket, device: Option<&str>) -> Result<()> {
+    let Some(dev) = device else { return Ok(()) };
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        s.bind_device(Some(dev.as_bytes()))?;
+        Ok(())
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        let _ = (s, dev);
+        Err(std::io::Error::from(std::io::ErrorKind::Unsupported).into())
+    }
+}
+
 impl Endpoint {
     /// A new endpoint with no sockets, and the receiver of every inbound message.
     pub fn new(cfg: EndpointConfig) -> (Endpoint, mpsc::Receiver<Inbound>) {
@@ -160,13 +175,28 @@ impl Endpoint {
     /// called at any time (e.g. for the protected ports of a security association, TS 33.203
     /// §7.1). UDP binds [`EndpointConfig::udp_sockets_per_port`] sockets.
     pub async fn add_listener(&self, transport: Transport, addr: SocketAddr) -> Result<SocketAddr> {
+        self.add_listener_on_device(transport, addr, None).await
+    }
+
+    /// [`add_listener`](Self::add_listener) with the sockets bound to a network interface
+    /// (`SO_BINDTODEVICE`, Linux): they only receive what arrives on that interface — e.g. the
+    /// protected ports of a userspace IPsec datapath bound to its TUN device, so plaintext sent to
+    /// them from the wire is refused by the kernel (TS 33.203 §7.1: only ESP-protected traffic on
+    /// the protected ports).
+    pub async fn add_listener_on_device(
+        &self,
+        transport: Transport,
+        addr: SocketAddr,
+        device: Option<&str>,
+    ) -> Result<SocketAddr> {
         match transport {
-            Transport::Udp => self.add_udp(addr),
+            Transport::Udp => self.add_udp(addr, device),
             Transport::Tcp | Transport::Tls => {
                 if transport == Transport::Tls && self.inner.cfg.tls.is_none() {
                     return Err(Error::Tls("no TLS configuration".into()));
                 }
                 let s = new_socket(addr, Type::STREAM, Protocol::TCP)?;
+                bind_device(&s, device)?;
                 s.bind(&addr.into())?;
                 s.listen(1024)?;
                 let listener = TcpListener::from_std(std::net::TcpListener::from(s))?;
@@ -183,12 +213,13 @@ impl Endpoint {
         }
     }
 
-    fn add_udp(&self, addr: SocketAddr) -> Result<SocketAddr> {
+    fn add_udp(&self, addr: SocketAddr, device: Option<&str>) -> Result<SocketAddr> {
         let n = self.inner.cfg.udp_sockets_per_port.max(1);
         let mut sockets = Vec::with_capacity(n);
         let mut bound = addr;
         for _ in 0..n {
             let s = new_socket(bound, Type::DGRAM, Protocol::UDP)?;
+            bind_device(&s, device)?;
             let _ = s.set_recv_buffer_size(4 << 20);
             s.bind(&bound.into())?;
             let u = UdpSocket::from_std(std::net::UdpSocket::from(s))?;
