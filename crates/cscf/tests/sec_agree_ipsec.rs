@@ -191,6 +191,7 @@ fn start_core(
                 hss_addr,
                 hss_realm: REALM.into(),
                 timeout_ms: 2000,
+                relay_host: None,
             };
             let scscf_name = format!("sip:scscf.ip.test:{scscf}");
             let s = start_scscf(

@@ -172,6 +172,7 @@ impl Ims {
             hss_addr,
             hss_realm: REALM.into(),
             timeout_ms: 2000,
+            relay_host: None,
         };
         let scscf_name = format!("sip:scscf.sa.test:{scscf}");
         let s = start_scscf(
