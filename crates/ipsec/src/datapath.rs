@@ -59,6 +59,13 @@ fn io_err(op: &'static str) -> impl FnOnce(std::io::Error) -> IpsecError {
     }
 }
 
+/// The MTU given to the TUN device: large, so the kernel never fragments a protected port's
+/// datagram before it is sealed (the datapath handles only whole packets, [`crate::packet`]);
+/// the sealed ESP packet is fragmented by the kernel on the way out if the path needs it
+/// (RFC 4303 §3.3.5: fragmentation after ESP processing), and reassembled before the receiver's
+/// raw socket sees it. A SIP request with a full Security-Client offer exceeds 1500 bytes.
+pub const TUN_MTU: u32 = 65000;
+
 /// A TUN device (`IFF_TUN | IFF_NO_PI`: each read/write is one bare IP packet).
 #[derive(Debug)]
 pub struct Tun {
@@ -249,11 +256,12 @@ impl Routing {
         cmds
     }
 
-    /// Brings the TUN up, sets its IPv4 `rp_filter` to 0 (inbound packets arrive on it from the
+    /// Brings the TUN up with [`TUN_MTU`], sets its IPv4 `rp_filter` to 0 (inbound packets arrive on it from the
     /// peer's address) and runs [`commands`](Self::commands) with `ip` (iproute2, CAP_NET_ADMIN),
     /// all in the calling thread's network namespace.
     pub fn apply(&self) -> Result<()> {
-        run_ip(&["link", "set", &self.tun, "up"])?;
+        let mtu = TUN_MTU.to_string();
+        run_ip(&["link", "set", &self.tun, "mtu", &mtu, "up"])?;
         if self.ipv4 {
             let path = format!("/proc/sys/net/ipv4/conf/{}/rp_filter", self.tun);
             std::fs::write(&path, "0").map_err(io_err("rp_filter"))?;

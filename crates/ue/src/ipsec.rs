@@ -272,7 +272,11 @@ impl UeDatapath {
         // the TUN up, reverse-path filtering off on it (inbound packets come from the P-CSCF's
         // address), then the rules
         let tun = inner.settings.tun.clone();
-        let mut setup = vec![["link", "set", &tun, "up"].map(str::to_owned).to_vec()];
+        // a large MTU: the kernel must not fragment before sealing (see `ipsec::datapath::TUN_MTU`)
+        let mtu = ipsec::datapath::TUN_MTU.to_string();
+        let mut setup = vec![["link", "set", &tun, "mtu", &mtu, "up"]
+            .map(str::to_owned)
+            .to_vec()];
         if let Ok(mut r) = inner.routed.lock() {
             *r = true;
         }
