@@ -152,7 +152,7 @@ impl Drop for Wire {
 
 /// The local address a socket towards `peer` should use (the loopback for a loopback peer, else
 /// the address the routing table picks).
-fn local_ip_for(peer: SocketAddr) -> IpAddr {
+pub(crate) fn local_ip_for(peer: SocketAddr) -> IpAddr {
     if peer.ip().is_loopback() {
         return peer.ip();
     }

@@ -49,15 +49,30 @@ pub struct BenchArgs {
     /// UDP sockets shared by the UEs.
     #[arg(long, default_value_t = 4)]
     pub sockets: usize,
-    /// Runtime worker threads (1 avoids cross-thread wake-ups; more only helps with spare cores).
+    /// Worker threads: of the batched UDP engine, or of the tokio runtime with `--engine tasks`
+    /// (1 avoids cross-thread wake-ups; more only helps with spare cores).
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+    /// Load engine. `auto` (the default) picks the batched UDP engine (a few threads, each owning
+    /// sockets and a slab of UE machines, recvmmsg/sendmmsg, a timer heap) whenever it applies,
+    /// i.e. UDP with `--sec none`, which is every run today; `tasks` forces one tokio task per UE.
+    #[arg(long, value_enum, default_value_t = Engine::Auto)]
+    pub engine: Engine,
     /// Write the summary as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
     /// Draw registration rate and latency over time into this SVG file.
     #[arg(long)]
     pub plot: Option<PathBuf>,
+}
+
+/// Which load engine runs the UEs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Engine {
+    /// The batched UDP engine when it applies (UDP, `--sec none`), else tasks.
+    Auto,
+    /// One tokio task per UE (the driver of `imscore ue register`).
+    Tasks,
 }
 
 /// Parses `30`, `30s`, `500ms`, `2m`, `1h`.
@@ -128,7 +143,11 @@ pub fn run(a: BenchArgs) -> ExitCode {
         (None, false) => return fail(2, "give --subscribers FILE or --demo"),
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(a.threads.max(1))
+        .worker_threads(if a.engine == Engine::Tasks {
+            a.threads.max(1)
+        } else {
+            1
+        })
         .enable_all()
         .build()
     {
@@ -177,7 +196,22 @@ pub fn run(a: BenchArgs) -> ExitCode {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         });
-        let r = load::run(&cfg, &subs, progress).await;
+        // the batched engine covers UDP without security agreement (checked above)
+        let r = match a.engine {
+            Engine::Auto => {
+                let engine = load::engine::EngineConfig {
+                    workers: a.threads.max(1),
+                };
+                let subs = subs.clone();
+                tokio::task::spawn_blocking(move || {
+                    load::engine::run(&cfg, &subs, progress, engine)
+                })
+                .await
+                .map_err(|e| ue::UeError::Config(format!("load engine: {e}")))
+                .and_then(|r| r)
+            }
+            Engine::Tasks => load::run(&cfg, &subs, progress).await,
+        };
         ticker.abort();
         bar.finish_and_clear();
         r.map_err(|e| e.to_string())
