@@ -30,6 +30,11 @@ use crate::register::{Action, Credentials, Event, Flow, TimerId, Ue, UeConfig};
 /// Kernel buffer asked for on each socket (capped by `net.core.rmem_max` / `wmem_max`).
 const SOCKET_BUFFER: usize = 8 * 1024 * 1024;
 
+/// De-registrations in flight per worker once the run ends: the UEs are stopped through this
+/// window rather than all at once, so that the end of a large run is not a burst the peer's socket
+/// buffer drops (de-registrations are not measured).
+const STOP_WINDOW: usize = 2048;
+
 /// Longest single sleep, so that a run whose peer went silent still notices the clock.
 const MAX_SLEEP: Duration = Duration::from_millis(50);
 
@@ -58,7 +63,8 @@ struct Tx {
 
 /// One UE and its transactions and timers.
 struct Slot {
-    ue: Ue,
+    /// The machine (dropped when the UE is done).
+    ue: Option<Ue>,
     sock: usize,
     txs: Vec<Tx>,
     timers: Vec<(TimerId, Instant)>,
@@ -71,6 +77,8 @@ struct Slot {
     ever_registered: bool,
     reregistering: bool,
     deregistering: bool,
+    /// Stopped by the end of the run (counted in the stop window until done).
+    stopped: bool,
     done: bool,
 }
 
@@ -115,37 +123,58 @@ struct Worker<'a> {
     out: Vec<Vec<Bytes>>,
     slots: Vec<Slot>,
     routes: HashMap<Box<[u8]>, u32>,
+    /// Validated, not started UEs by (subscriber, socket).
+    templates: HashMap<(usize, usize), Ue>,
     heap: BinaryHeap<Reverse<(Instant, u32, u32)>>,
     stats: Stats,
     started: u64,
     active: usize,
+    /// Stopped UEs not done yet.
+    stopping_now: usize,
+    /// Next slot to stop.
+    stop_cursor: usize,
     retransmissions: u64,
     stray: u64,
 }
 
 impl Worker<'_> {
-    /// Starts UE number `i` (global index) on socket `sock`.
-    fn start(&mut self, i: usize, now: Instant) -> Result<()> {
-        let sub = &self.subs[i % self.subs.len()];
-        let sock = (i / self.workers) % self.socks.len();
+    /// A fresh UE for subscriber `sub` on socket `sock`: a clone of a template built (and so
+    /// validated by [`Ue::new`]) once per subscriber and socket.
+    fn new_ue(&mut self, sub: usize, sock: usize) -> Result<Ue> {
+        if let Some(t) = self.templates.get(&(sub, sock)) {
+            return Ok(t.clone());
+        }
+        let s = &self.subs[sub];
         let local = self.locals[sock];
         let mut uc = UeConfig::new(
-            sub.impi.clone(),
-            sub.impu.clone(),
-            sub.home_domain().to_string(),
+            s.impi.clone(),
+            s.impu.clone(),
+            s.home_domain().to_string(),
             local.ip().to_string(),
             local.port(),
         );
         uc.pcscf = Some((self.cfg.pcscf.ip().to_string(), self.cfg.pcscf.port()));
         uc.expires = self.cfg.expires;
         uc.reg_event_expires = self.cfg.reg_event.then_some(self.cfg.expires);
-        let ue = Ue::new(uc, Credentials::Aka(Box::new(sub.isim()?)))?;
+        let ue = Ue::new(uc, Credentials::Aka(Box::new(s.isim()?)))?;
+        // cached only when subscribers are reused (with one subscriber per UE, as `--demo`
+        // gives, a cache would only double the memory)
+        if self.subs.len() < self.cfg.ues {
+            self.templates.insert((sub, sock), ue.clone());
+        }
+        Ok(ue)
+    }
+
+    /// Starts UE number `i` (global index).
+    fn start(&mut self, i: usize, now: Instant) -> Result<()> {
+        let sock = (i / self.workers) % self.socks.len();
+        let ue = self.new_ue(i % self.subs.len(), sock)?;
         self.started += 1;
         self.active += 1;
         self.progress.started.fetch_add(1, Ordering::Relaxed);
         let id = self.slots.len() as u32;
         self.slots.push(Slot {
-            ue,
+            ue: Some(ue),
             sock,
             txs: Vec::with_capacity(2),
             timers: Vec::new(),
@@ -155,6 +184,7 @@ impl Worker<'_> {
             ever_registered: false,
             reregistering: false,
             deregistering: false,
+            stopped: false,
             done: false,
         });
         self.feed(id, Event::Start, now);
@@ -169,7 +199,8 @@ impl Worker<'_> {
         if slot.done {
             return;
         }
-        let actions = slot.ue.handle(ev, now);
+        let Some(ue) = slot.ue.as_mut() else { return };
+        let actions = ue.handle(ev, now);
         if let Some(end) = self.apply(id, actions, now) {
             self.finish(id, end, now);
         } else {
@@ -282,6 +313,10 @@ impl Worker<'_> {
             return;
         }
         slot.done = true;
+        slot.ue = None;
+        if slot.stopped {
+            self.stopping_now -= 1;
+        }
         slot.txs = Vec::new();
         slot.timers = Vec::new();
         slot.gen = slot.gen.wrapping_add(1);
@@ -444,6 +479,23 @@ impl Worker<'_> {
         total
     }
 
+    /// Stops UEs (de-registers them) while fewer than [`STOP_WINDOW`] are in flight.
+    fn stop_some(&mut self, now: Instant) {
+        while self.stop_cursor < self.slots.len() && self.stopping_now < STOP_WINDOW {
+            let id = self.stop_cursor as u32;
+            self.stop_cursor += 1;
+            let Some(slot) = self.slots.get_mut(id as usize) else {
+                continue;
+            };
+            if slot.done {
+                continue;
+            }
+            slot.stopped = true;
+            self.stopping_now += 1;
+            self.feed(id, Event::Stop, now);
+        }
+    }
+
     fn fire_timers(&mut self, now: Instant) {
         while let Some(Reverse((at, id, gen))) = self.heap.peek().copied() {
             if at > now {
@@ -534,6 +586,10 @@ fn run_worker(
         .map(|s| s.local_addr())
         .collect::<std::io::Result<Vec<_>>>()
         .map_err(|e| UeError::Transport(format!("UDP socket: {e}")))?;
+    let arrivals = (cfg.duration.as_secs_f64() * cfg.rate)
+        .ceil()
+        .min(cfg.ues as f64) as usize;
+    let expected = arrivals.div_ceil(workers).min(1 << 24);
     let mut wk = Worker {
         cfg,
         subs,
@@ -544,12 +600,16 @@ fn run_worker(
         out: socks.iter().map(|_| Vec::with_capacity(BATCH)).collect(),
         socks,
         locals,
-        slots: Vec::new(),
-        routes: HashMap::new(),
+        // the UEs this worker will start, so the slab and the routes never move while growing
+        slots: Vec::with_capacity(expected),
+        routes: HashMap::with_capacity(expected),
+        templates: HashMap::new(),
         heap: BinaryHeap::new(),
         stats: Stats::new(),
         started: 0,
         active: 0,
+        stopping_now: 0,
+        stop_cursor: 0,
         retransmissions: 0,
         stray: 0,
     };
@@ -585,9 +645,9 @@ fn run_worker(
                 wk.stats.failed(t0, now, OVERLOADED.into());
                 next += workers;
             }
-            for id in 0..wk.slots.len() as u32 {
-                wk.feed(id, Event::Stop, now);
-            }
+        }
+        if stopping {
+            wk.stop_some(now);
         }
         wk.flush();
         if stopping && wk.active == 0 {
