@@ -27,34 +27,48 @@ RP=$!
 trap 'kill $RP 2>/dev/null; rm -rf "$W"' EXIT
 sleep 0.5
 load() { cut -d' ' -f1-3 /proc/loadavg; }
+# CPU seconds (user + system) the responder has used so far
+rcpu() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$RP/stat"; }
+# registrations per CPU-second of the generator (from /usr/bin/time's "user system" output):
+# independent of how much of the shared machine the generator was given
+percpu() { python3 -c "u, s = open('$1').read().split()[-2:]; print(round($2 / max(float(u) + float(s), 1e-3)))"; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
-: >"$W/sipp.rates"
+: >"$W/sipp.rates"; : >"$W/sipp.percpu"
 for r in $(seq "$RUNS"); do
   s=$(date +%s.%N)
-  sipp 127.0.0.1:25070 -sf crates/ue/examples/sipp_aka_register.xml -i 127.0.0.1 -p 25080 \
+  c=$(rcpu)
+  /usr/bin/time -f "%U %S" -o "$W/sipp.time" sipp 127.0.0.1:25070 -sf crates/ue/examples/sipp_aka_register.xml -i 127.0.0.1 -p 25080 \
     -r "$SR" -m $((SR * 3)) -l 30000 -nostdin -timeout 90s >"$W/sipp.out" 2>&1 || true
   e=$(date +%s.%N)
   ok=$(grep "Successful call" "$W/sipp.out" | tail -1 | awk '{print $NF}')
   fail=$(grep "Failed call" "$W/sipp.out" | tail -1 | awk '{print $NF}')
   rate=$(python3 -c "print(round(${ok:-0} / ($e - $s)))")
-  echo "SIPp run $r: $ok registrations ($fail failed) in $(python3 -c "print(round($e - $s, 2))") s = $rate registrations/s  (load $(load))"
+  rc=$(python3 -c "print(round($(rcpu) - $c, 1))")
+  echo "SIPp run $r: $ok registrations ($fail failed) in $(python3 -c "print(round($e - $s, 2))") s = $rate registrations/s; $(percpu "$W/sipp.time" "${ok:-0}") per SIPp CPU-second, responder CPU $rc s  (load $(load))"
   echo "$rate" >>"$W/sipp.rates"
+  percpu "$W/sipp.time" "${ok:-0}" >>"$W/sipp.percpu"
 done
 
 printf 'impi,impus,k,op,amf\nbench@ims.test,sip:bench@ims.test,%s,%s,3830\n' $K $OP >"$W/subs.csv"
-: >"$W/bench.rates"
+: >"$W/bench.rates"; : >"$W/bench.percpu"
 for r in $(seq "$RUNS"); do
-  "$T/imscore" bench --pcscf 127.0.0.1:25070 --ues $((BR * 2)) --rate "$BR" --duration 3s \
+  c=$(rcpu)
+  /usr/bin/time -f "%U %S" -o "$W/bench.time" "$T/imscore" bench --pcscf 127.0.0.1:25070 --ues $((BR * 2)) --rate "$BR" --duration 3s \
     --threads "$BT" --subscribers "$W/subs.csv" --json "$W/bench.json" >"$W/bench.out" 2>&1 || true
   read -r rate reg failed p99 < <(python3 -c "
 import json; s = json.load(open('$W/bench.json'))
 print(round(s['registrations_per_s']), s['registered'], s['failed'], s['latency']['p99_ms'])")
-  echo "imscore bench run $r: $reg registrations ($failed failed, p99 $p99 ms) = $rate registrations/s  (load $(load))"
+  rc=$(python3 -c "print(round($(rcpu) - $c, 1))")
+  echo "imscore bench run $r: $reg registrations ($failed failed, p99 $p99 ms) = $rate registrations/s; $(percpu "$W/bench.time" "$reg") per generator CPU-second (registration + de-registration), responder CPU $rc s  (load $(load))"
   grep "failed [0-9]*:" "$W/bench.out" | head -3 || true
   echo "$rate" >>"$W/bench.rates"
+  percpu "$W/bench.time" "$reg" >>"$W/bench.percpu"
 done
 
 S=$(median <"$W/sipp.rates")
 B=$(median <"$W/bench.rates")
 echo "median: SIPp $S registrations/s, imscore bench $B registrations/s, ratio $(python3 -c "print(round($B / max($S, 1), 2))")x"
+SC=$(median <"$W/sipp.percpu")
+BC=$(median <"$W/bench.percpu")
+echo "median per CPU-second of the load generator: SIPp $SC, imscore bench $BC, ratio $(python3 -c "print(round($BC / max($SC, 1), 2))")x"

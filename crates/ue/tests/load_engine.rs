@@ -262,9 +262,21 @@ const FAST_TIMERS: TimerConfig = TimerConfig {
     t2: Duration::from_millis(400),
 };
 
-/// `ues` UEs at 500/s on `workers` threads and 3 sockets.
+/// `ues` UEs at 500/s on `workers` threads and 3 sockets, one subscriber each.
 fn run(
     reg: &Registrar,
+    ues: usize,
+    workers: usize,
+    duration: Duration,
+    timers: TimerConfig,
+) -> (Summary, Arc<Progress>) {
+    run_with(reg, ues, ues, workers, duration, timers)
+}
+
+/// `ues` UEs at 500/s on `workers` threads and 3 sockets, `subs` subscribers reused round-robin.
+fn run_with(
+    reg: &Registrar,
+    subs: usize,
     ues: usize,
     workers: usize,
     duration: Duration,
@@ -283,7 +295,7 @@ fn run(
     let progress = Arc::new(Progress::default());
     let s = engine::run(
         &cfg,
-        &subscribers(ues),
+        &subscribers(subs),
         progress.clone(),
         EngineConfig { workers },
     )
@@ -294,7 +306,9 @@ fn run(
 #[test]
 fn all_ues_register_and_deregister() {
     let reg = registrar(Mode::default());
-    let (s, p) = run(&reg, 300, 2, Duration::from_secs(1), DEFAULT_TIMERS);
+    // 7 subscribers for 300 UEs: UEs are clones of per-subscriber templates, each with its own
+    // Call-ID and SQN state
+    let (s, p) = run_with(&reg, 7, 300, 2, Duration::from_secs(1), DEFAULT_TIMERS);
     assert_eq!(s.ues_started, 300, "{s:?}");
     assert_eq!(s.registered, 300, "{s:?}");
     assert_eq!(s.deregistered, 300, "{s:?}");

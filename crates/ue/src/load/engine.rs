@@ -459,10 +459,8 @@ impl Worker<'_> {
         for s in 0..self.socks.len() {
             // bounded: at most 16 batches per socket before timers and sends get a turn
             for _ in 0..16 {
-                let n = match rb.recv(&self.socks[s]) {
-                    Ok(n) => n,
-                    Err(_) => 0,
-                };
+                // a socket error other than "nothing queued" reads as an empty batch
+                let n = rb.recv(&self.socks[s]).unwrap_or_default();
                 if n == 0 {
                     break;
                 }
