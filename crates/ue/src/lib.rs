@@ -10,7 +10,8 @@
 //! * [`reginfo`]: `application/reginfo+xml` (RFC 3680).
 //! * [`trace`]: one line per message.
 //! * [`driver`]: the tokio driver (UDP/TCP, RFC 3261 §17.1.2 retransmissions, timers, state file).
-//! * [`load`]: the load generator of `imscore bench`.
+//! * [`load`]: the load generator of `imscore bench`; [`load::engine`] runs it over UDP with a few
+//!   threads, batched `recvmmsg`/`sendmmsg` and a timer heap instead of a task per UE.
 //! * [`fuzzing`]: entry points of the fuzz targets.
 
 #![deny(unsafe_code)]

@@ -33,7 +33,7 @@ const SOCKET_BUFFER: usize = 8 * 1024 * 1024;
 /// De-registrations in flight per worker once the run ends: the UEs are stopped through this
 /// window rather than all at once, so that the end of a large run is not a burst the peer's socket
 /// buffer drops (de-registrations are not measured).
-const STOP_WINDOW: usize = 2048;
+const STOP_WINDOW: usize = 128;
 
 /// Longest single sleep, so that a run whose peer went silent still notices the clock.
 const MAX_SLEEP: Duration = Duration::from_millis(50);
