@@ -26,8 +26,9 @@ pub enum OperatorKey {
     Opc(Opc),
 }
 
-/// The simulated ISIM (USIM application keys + SQN state).
-#[derive(Debug)]
+/// The simulated ISIM (USIM application keys + SQN state). A clone is an independent card with
+/// the same keys and a copy of the SQN state.
+#[derive(Debug, Clone)]
 pub struct Isim {
     milenage: Milenage,
     amf: Amf,

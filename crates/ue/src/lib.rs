@@ -12,7 +12,8 @@
 //! * [`driver`]: the tokio driver (UDP/TCP, RFC 3261 §17.1.2 retransmissions, timers, state file).
 //! * [`tls`]: TLS client settings (`--transport tls`, `--sec tls`).
 //! * [`ipsec`]: the UE's ipsec-3gpp SAs on the userspace ESP datapath (`--sec ipsec`).
-//! * [`load`]: the load generator of `imscore bench`.
+//! * [`load`]: the load generator of `imscore bench`; [`load::engine`] runs it over UDP with a few
+//!   threads, batched `recvmmsg`/`sendmmsg` and a timer heap instead of a task per UE.
 //! * [`fuzzing`]: entry points of the fuzz targets.
 
 #![deny(unsafe_code)]

@@ -26,6 +26,15 @@ use crate::isim::Isim;
 use crate::register::{Credentials, Ue, UeConfig};
 use crate::tls::TlsClient;
 
+pub mod engine;
+mod udp_batch;
+
+/// Failure cause of a UE that was registered at no time before the run ended.
+const NOT_REGISTERED_AT_END: &str = "not registered when the run ended";
+/// Failure cause of a UE whose arrival time passed but that the generator could not start
+/// before the run ended.
+const OVERLOADED: &str = "generator overloaded: UE not started before the run ended";
+
 /// One subscriber to simulate.
 #[derive(Clone)]
 pub struct Subscriber {
@@ -290,8 +299,68 @@ struct Stats {
 }
 
 impl Stats {
+    fn new() -> Stats {
+        Stats {
+            initial: new_hist(),
+            rereg: new_hist(),
+            reregistered: 0,
+            deregistered: 0,
+            failures: BTreeMap::new(),
+            timeline: Vec::new(),
+            last_initial: None,
+        }
+    }
+
+    /// Adds another worker's statistics to these.
+    fn merge(&mut self, o: &Stats) {
+        let _ = self.initial.add(&o.initial);
+        let _ = self.rereg.add(&o.rereg);
+        self.reregistered += o.reregistered;
+        self.deregistered += o.deregistered;
+        for (k, v) in &o.failures {
+            *self.failures.entry(k.clone()).or_insert(0) += v;
+        }
+        for s in &o.timeline {
+            let t = s.t;
+            let mine = self.second_at(t as usize);
+            mine.registered += s.registered;
+            mine.failed += s.failed;
+            mine.sum_us += s.sum_us;
+            mine.max_ms = mine.max_ms.max(s.max_ms);
+        }
+        self.last_initial = match (self.last_initial, o.last_initial) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+    }
+
+    /// Records a successful registration (initial or re-) that took `us` microseconds.
+    fn registered(&mut self, t0: Instant, now: Instant, initial: bool, us: u64) {
+        if initial {
+            self.last_initial = Some(now);
+            let _ = self.initial.record(us);
+        } else {
+            self.reregistered += 1;
+            let _ = self.rereg.record(us);
+        }
+        let sec = self.second(t0, now);
+        sec.registered += 1;
+        sec.sum_us += us;
+        sec.max_ms = sec.max_ms.max(us as f64 / 1000.0);
+    }
+
+    /// Records a failed UE.
+    fn failed(&mut self, t0: Instant, now: Instant, reason: String) {
+        *self.failures.entry(reason).or_insert(0) += 1;
+        self.second(t0, now).failed += 1;
+    }
+
     fn second(&mut self, t0: Instant, now: Instant) -> &mut Second {
         let s = now.saturating_duration_since(t0).as_secs() as usize;
+        self.second_at(s)
+    }
+
+    fn second_at(&mut self, s: usize) -> &mut Second {
         // bounded: one entry per second of the run
         while self.timeline.len() <= s {
             let t = self.timeline.len() as u64;
@@ -329,15 +398,7 @@ pub async fn run(
         s.isim()?;
     }
     let shared = SharedUdp::bind(cfg.pcscf, cfg.sockets).await?;
-    let stats = Arc::new(Mutex::new(Stats {
-        initial: new_hist(),
-        rereg: new_hist(),
-        reregistered: 0,
-        deregistered: 0,
-        failures: BTreeMap::new(),
-        timeline: Vec::new(),
-        last_initial: None,
-    }));
+    let stats = Arc::new(Mutex::new(Stats::new()));
     let (stop_tx, stop_rx) = watch::channel(false);
     let t0 = Instant::now();
     let end = t0 + cfg.duration;
@@ -407,6 +468,27 @@ pub async fn run(
     let st = stats
         .lock()
         .map_err(|_| UeError::Config("statistics lock poisoned".into()))?;
+    Ok(summarise(
+        cfg,
+        &st,
+        t0,
+        started,
+        elapsed,
+        progress.retransmissions.load(Ordering::Relaxed),
+        shared.stray(),
+    ))
+}
+
+/// The summary of a run from its statistics.
+fn summarise(
+    cfg: &LoadConfig,
+    st: &Stats,
+    t0: Instant,
+    started: u64,
+    elapsed: f64,
+    retransmissions: u64,
+    stray: u64,
+) -> Summary {
     let registered = st.initial.len();
     // achieved rate: first arrival to the last initial registration, as it really happened
     let reg_secs = st
@@ -419,7 +501,7 @@ pub async fn run(
             s.mean_ms = s.sum_us as f64 / s.registered as f64 / 1000.0;
         }
     }
-    Ok(Summary {
+    Summary {
         ues_started: started,
         rate: cfg.rate,
         elapsed_s: elapsed,
@@ -433,12 +515,12 @@ pub async fn run(
         deregistered: st.deregistered,
         failed: st.failures.values().sum(),
         failures: st.failures.clone(),
-        retransmissions: progress.retransmissions.load(Ordering::Relaxed),
-        stray_messages: shared.stray(),
+        retransmissions,
+        stray_messages: stray,
         latency: latency(&st.initial),
         rereg_latency: latency(&st.rereg),
         timeline,
-    })
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -471,17 +553,7 @@ async fn run_one(
                 p.registered.fetch_add(1, Ordering::Relaxed);
             }
             if let Ok(mut st) = s.lock() {
-                if initial {
-                    st.last_initial = Some(now);
-                    let _ = st.initial.record(us);
-                } else {
-                    st.reregistered += 1;
-                    let _ = st.rereg.record(us);
-                }
-                let sec = st.second(t0, now);
-                sec.registered += 1;
-                sec.sum_us += us;
-                sec.max_ms = sec.max_ms.max(us as f64 / 1000.0);
+                st.registered(t0, now, initial, us);
             }
         }
         Report::Retransmission => {
@@ -498,20 +570,16 @@ async fn run_one(
             }
             Outcome::Deregistered | Outcome::Registered => {
                 progress.failed.fetch_add(1, Ordering::Relaxed);
-                *st.failures
-                    .entry("not registered when the run ended".into())
-                    .or_insert(0) += 1;
-                st.second(t0, Instant::now()).failed += 1;
+                st.failed(t0, Instant::now(), NOT_REGISTERED_AT_END.into());
             }
             Outcome::Failed(reason) => {
                 let reason = if reason == driver::STOPPED_BEFORE_START {
-                    "generator overloaded: UE not started before the run ended".to_string()
+                    OVERLOADED.to_string()
                 } else {
                     reason
                 };
                 progress.failed.fetch_add(1, Ordering::Relaxed);
-                *st.failures.entry(reason).or_insert(0) += 1;
-                st.second(t0, Instant::now()).failed += 1;
+                st.failed(t0, Instant::now(), reason);
             }
         }
     }

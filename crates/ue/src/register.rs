@@ -73,7 +73,7 @@ impl fmt::Debug for Password {
 }
 
 /// How the UE answers challenges.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Credentials {
     /// IMS-AKA with the simulated ISIM (AKAv1-MD5 / AKAv2-MD5).
     Aka(Box<Isim>),
@@ -262,6 +262,7 @@ enum AuthLine {
     Refused { ctx: AuthCtx },
 }
 
+#[derive(Clone)]
 struct Subscription {
     call_id: String,
     from_tag: String,
@@ -271,9 +272,14 @@ struct Subscription {
     last_version: Option<u32>,
 }
 
-/// The UE registration machine.
+/// The UE registration machine. A clone continues independently with the same state (the load
+/// generator clones a validated, not yet started UE instead of building each one: the next
+/// [`Event::Start`] draws a fresh Call-ID and From tag).
+#[derive(Clone)]
 pub struct Ue {
     cfg: UeConfig,
+    /// The user part of the IMPU (Contact user), parsed once.
+    impu_user: Option<sip::Text>,
     creds: Credentials,
     phase: Phase,
     call_id: String,
@@ -309,10 +315,14 @@ impl fmt::Debug for Ue {
     }
 }
 
+/// `bytes` random bytes in lower-case hex (at most 16 bytes: one random u128, one allocation).
 fn rand_hex(bytes: usize) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let r = rand::random::<u128>().to_le_bytes();
     let mut s = String::with_capacity(bytes * 2);
-    for _ in 0..bytes {
-        s.push_str(&format!("{:02x}", rand::random::<u8>()));
+    for b in r.iter().take(bytes.min(16)) {
+        s.push(HEX[usize::from(b >> 4)] as char);
+        s.push(HEX[usize::from(b & 15)] as char);
     }
     s
 }
@@ -356,8 +366,12 @@ impl Ue {
                     .into(),
             ));
         }
-        Uri::parse(&cfg.impu).map_err(UeError::Sip)?;
+        let impu_user = match Uri::parse(&cfg.impu).map_err(UeError::Sip)? {
+            Uri::Sip(u) => u.user,
+            _ => None,
+        };
         let mut ue = Ue {
+            impu_user,
             expires_asked: cfg.expires,
             cfg,
             creds,
@@ -479,10 +493,8 @@ impl Ue {
             _ => self.cfg.local_port,
         };
         let mut u = SipUri::new(host_of(&self.cfg.local_host)).with_port(port);
-        if let Ok(Uri::Sip(impu)) = Uri::parse(&self.cfg.impu) {
-            if let Some(user) = impu.user {
-                u = u.with_user(user);
-            }
+        if let Some(user) = &self.impu_user {
+            u = u.with_user(user.clone());
         }
         Uri::Sip(u)
     }

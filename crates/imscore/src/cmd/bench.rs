@@ -55,15 +55,30 @@ pub struct BenchArgs {
     /// UDP sockets shared by the UEs.
     #[arg(long, default_value_t = 4)]
     pub sockets: usize,
-    /// Runtime worker threads (1 avoids cross-thread wake-ups; more only helps with spare cores).
+    /// Worker threads: of the batched UDP engine, or of the tokio runtime with `--engine tasks`
+    /// (1 avoids cross-thread wake-ups; more only helps with spare cores).
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+    /// Load engine. `auto` (the default) picks the batched UDP engine (a few threads, each owning
+    /// sockets and a slab of UE machines, recvmmsg/sendmmsg, a timer heap) whenever it applies,
+    /// i.e. UDP with `--sec none`; `--sec tls|ipsec` and `tasks` run one tokio task per UE.
+    #[arg(long, value_enum, default_value_t = Engine::Auto)]
+    pub engine: Engine,
     /// Write the summary as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
     /// Draw registration rate and latency over time into this SVG file.
     #[arg(long)]
     pub plot: Option<PathBuf>,
+}
+
+/// Which load engine runs the UEs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Engine {
+    /// The batched UDP engine when it applies (UDP, `--sec none`), else tasks.
+    Auto,
+    /// One tokio task per UE (the driver of `imscore ue register`).
+    Tasks,
 }
 
 /// Parses `30`, `30s`, `500ms`, `2m`, `1h`.
@@ -127,8 +142,10 @@ pub fn run(a: BenchArgs) -> ExitCode {
         (None, true) => demo_subscribers(a.ues),
         (None, false) => return fail(2, "give --subscribers FILE or --demo"),
     };
+    // the batched engine covers UDP without security agreement; TLS and IPsec UEs run as tasks
+    let batched = a.engine == Engine::Auto && a.sec == SecArg::None;
     let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(a.threads.max(1))
+        .worker_threads(if batched { 1 } else { a.threads.max(1) })
         .enable_all()
         .build()
     {
@@ -189,7 +206,21 @@ pub fn run(a: BenchArgs) -> ExitCode {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         });
-        let r = load::run(&cfg, &subs, progress).await;
+        let r = match batched {
+            true => {
+                let engine = load::engine::EngineConfig {
+                    workers: a.threads.max(1),
+                };
+                let subs = subs.clone();
+                tokio::task::spawn_blocking(move || {
+                    load::engine::run(&cfg, &subs, progress, engine)
+                })
+                .await
+                .map_err(|e| ue::UeError::Config(format!("load engine: {e}")))
+                .and_then(|r| r)
+            }
+            false => load::run(&cfg, &subs, progress).await,
+        };
         ticker.abort();
         bar.finish_and_clear();
         r.map_err(|e| (1, e.to_string()))
