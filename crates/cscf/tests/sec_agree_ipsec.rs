@@ -17,17 +17,12 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use aka::{AkaNonce, Milenage, Op, K};
-use cscf::icscf::{IcscfConfig, ScscfEntry};
-use cscf::node::{
-    host_table, start_icscf, start_pcscf, start_scscf, CxPeerConfig, IcscfNodeConfig, NextHop,
-    PcscfNodeConfig, RoleHandle, ScscfNodeConfig, SipConfig,
-};
+use cscf::node::{host_table, start_pcscf, NextHop, PcscfNodeConfig, SipConfig};
 use cscf::pcscf::ipsec_setup::{IpsecConfig, IpsecSetup};
 use cscf::pcscf::PcscfConfig;
 use cscf::scscf::ScscfConfig;
 use cscf::store::{RegistrationStore, SqliteStore};
 use hss::provision::demo;
-use hss::server::{Hss, HssConfig};
 use ipsec::backend::{SaBackend, UserspaceBackend, UserspaceConfig};
 use ipsec::{EncryptionAlg, Endpoint, IntegrityAlg};
 use secagree::SaParams;
@@ -35,7 +30,10 @@ use sip::Message;
 use testkit::ims_ue::TestUe;
 use testkit::netns::{enter, in_ns, ip, tshark_fields, Capture, Namespaces, VethPair};
 
-const REALM: &str = demo::DEMO_REALM;
+#[path = "harness/ims_core.rs"]
+mod ims_core;
+
+use ims_core::{CoreBuilder, REALM};
 const SEC_AGREE_TAGS: &str = "Require: sec-agree\r\nProxy-Require: sec-agree\r\n";
 const PENDING_SECS: u64 = 4;
 const LINGER_MS: u64 = 300;
@@ -57,8 +55,7 @@ fn ip_out(ns: &str, args: &[&str]) -> String {
 
 struct Core {
     rt: tokio::runtime::Runtime,
-    roles: Vec<RoleHandle>,
-    hss: Option<Hss>,
+    core: Option<ims_core::Core>,
     ipsec: Arc<IpsecSetup>,
     /// P-CSCF's unprotected SIP address.
     pcscf: SocketAddr,
@@ -88,137 +85,50 @@ fn start_core(
     })
     .join()
     .unwrap();
-    let (dir, keylog) = (dir.to_path_buf(), keylog.to_path_buf());
-    let started = rt.block_on(async move {
-        tokio::spawn(async move {
-            let (pcscf, icscf, scscf) = (5060u16, 4060u16, 6060u16);
-            let hss = Hss::start(HssConfig {
-                origin_host: "hss.ip.test".into(),
-                origin_realm: REALM.into(),
-                diameter_listen: SocketAddr::new(ims_ip, 3868),
-                data_dir: dir.clone(),
-                ..HssConfig::default()
-            })
+    let mut b = CoreBuilder::on("ip.test", ims_ip, 3868, (5060, 4060, 6060));
+    b.pcscf_listen = vec![format!("tcp:{}", SocketAddr::new(ims_ip, 5060))];
+    b.scscf = ScscfConfig {
+        min_expires: 1,
+        rechallenge_protected_reregister: rechallenge,
+        ..ScscfConfig::default()
+    };
+    b.pcscf = PcscfConfig {
+        ipsec: Some(IpsecConfig {
+            esp_keylog: Some(keylog.to_path_buf()),
+            pending_secs: PENDING_SECS,
+            linger_ms,
+            integrity: vec!["hmac-sha-1-96".into(), "hmac-md5-96".into()],
+            encryption: vec!["aes-cbc".into(), "des-ede3-cbc".into(), "null".into()],
+            ..IpsecConfig::default()
+        }),
+        ..PcscfConfig::default()
+    };
+    let dir = dir.to_path_buf();
+    let core = rt.block_on(async move {
+        tokio::spawn(async move { b.start(&dir, 16).await })
             .await
-            .expect("HSS starts");
-            hss.provision_demo(16).await.expect("demo subscribers");
-            let hss_addr = hss.local_addrs().diameter;
-            let mut hosts = BTreeMap::new();
-            for (n, p) in [("pcscf", pcscf), ("icscf", icscf), ("scscf", scscf)] {
-                hosts.insert(format!("{n}.ip.test"), vec![format!("udp:{ims_ip}:{p}")]);
-            }
-            hosts.insert(REALM.to_string(), vec![format!("udp:{ims_ip}:{icscf}")]);
-            let table = host_table(&hosts).unwrap();
-            let store: Arc<dyn RegistrationStore> =
-                Arc::new(SqliteStore::open_in_dir(&dir).await.expect("store"));
-            let sip = |role: &str, listen: Vec<String>| SipConfig {
-                listen,
-                host: format!("{role}.ip.test"),
-                aliases: vec![],
-                t1_ms: None,
-            };
-            let cx = |role: &str| CxPeerConfig {
-                origin_host: format!("{role}.ip.test"),
-                origin_realm: REALM.into(),
-                hss_host: "hss.ip.test".into(),
-                hss_addr,
-                hss_realm: REALM.into(),
-                timeout_ms: 2000,
-                relay_host: None,
-            };
-            let scscf_name = format!("sip:scscf.ip.test:{scscf}");
-            let s = start_scscf(
-                &ScscfNodeConfig {
-                    sip: sip("scscf", vec![format!("udp:{ims_ip}:{scscf}")]),
-                    cx: cx("scscf"),
-                    registrar: ScscfConfig {
-                        server_name: scscf_name.clone(),
-                        realm: REALM.into(),
-                        min_expires: 1,
-                        rechallenge_protected_reregister: rechallenge,
-                        ..ScscfConfig::default()
-                    },
-                },
-                store.clone(),
-                NextHop::new(table.clone()),
-            )
-            .await
-            .expect("S-CSCF starts");
-            let i = start_icscf(
-                &IcscfNodeConfig {
-                    sip: sip("icscf", vec![format!("udp:{ims_ip}:{icscf}")]),
-                    cx: cx("icscf"),
-                    icscf: IcscfConfig {
-                        scscfs: vec![ScscfEntry {
-                            name: scscf_name,
-                            capabilities: vec![],
-                        }],
-                        max_attempts: 3,
-                    },
-                },
-                NextHop::new(table.clone()),
-            )
-            .await
-            .expect("I-CSCF starts");
-            let p = start_pcscf(
-                &PcscfNodeConfig {
-                    sip: sip(
-                        "pcscf",
-                        vec![
-                            format!("udp:{ims_ip}:{pcscf}"),
-                            format!("tcp:{ims_ip}:{pcscf}"),
-                        ],
-                    ),
-                    pcscf: PcscfConfig {
-                        icscf: format!("sip:icscf.ip.test:{icscf}"),
-                        visited_network_id: REALM.into(),
-                        ipsec: Some(IpsecConfig {
-                            esp_keylog: Some(keylog),
-                            pending_secs: PENDING_SECS,
-                            linger_ms,
-                            integrity: vec!["hmac-sha-1-96".into(), "hmac-md5-96".into()],
-                            encryption: vec![
-                                "aes-cbc".into(),
-                                "des-ede3-cbc".into(),
-                                "null".into(),
-                            ],
-                            ..IpsecConfig::default()
-                        }),
-                        ..PcscfConfig::default()
-                    },
-                },
-                store.clone(),
-                NextHop::new(table),
-            )
-            .await
-            .expect("P-CSCF starts with the userspace ESP datapath");
-            let ipsec = p.ipsec().expect("ipsec configured").clone();
-            (vec![s, i, p], hss, ipsec, SocketAddr::new(ims_ip, pcscf))
-        })
-        .await
-        .expect("core task")
+            .expect("core task")
     });
-    let (roles, hss, ipsec, pcscf) = started;
+    let ipsec = core
+        .pcscf_role()
+        .ipsec()
+        .expect("P-CSCF with the userspace ESP datapath")
+        .clone();
     Core {
         rt,
-        roles,
-        hss: Some(hss),
+        pcscf: core.pcscf,
+        core: Some(core),
         ipsec,
-        pcscf,
     }
 }
 
 impl Core {
     fn stop(mut self) {
-        let roles = std::mem::take(&mut self.roles);
-        let hss = self.hss.take();
+        let core = self.core.take();
         self.rt.block_on(async move {
             tokio::spawn(async move {
-                for r in roles.into_iter().rev() {
-                    r.shutdown().await;
-                }
-                if let Some(h) = hss {
-                    h.shutdown().await;
+                if let Some(c) = core {
+                    c.stop().await;
                 }
             })
             .await
