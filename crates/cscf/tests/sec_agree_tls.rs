@@ -1,7 +1,7 @@
 //! Security agreement between UE and P-CSCF with `tls` (RFC 3329, TS 24.229 §5.2.2.1, the
 //! reference TLS call flows) over real sockets: HSS, S-, I- and P-CSCF in-process, the P-CSCF with
-//! a TLS listener, and a test UE speaking TLS (tokio-rustls, accepting the P-CSCF's self-signed
-//! certificate).
+//! a TLS listener, and a test UE speaking TLS (`ue::tls::TlsClient::insecure`, accepting the
+//! P-CSCF's self-signed certificate).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -12,16 +12,13 @@ use cscf::pcscf::sec_config::SecAgreeSetting;
 use cscf::pcscf::PcscfConfig;
 use cscf::store::RegistrationStore;
 use hss::provision::demo;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
 use sip::Message;
 use testkit::ims_ue::TestUe;
 use testkit::scratch::{free_tcp_port, TempDir};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
-use tokio_rustls::TlsConnector;
+use ue::tls::TlsClient;
 
 #[path = "harness/ims_core.rs"]
 mod ims_core;
@@ -83,52 +80,6 @@ impl Ims {
     }
 }
 
-/// Accepts any server certificate (the P-CSCF's is self-signed); signatures are still checked.
-#[derive(Debug)]
-struct AcceptAny(Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for AcceptAny {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
 /// One TLS connection from the UE to the P-CSCF.
 struct TlsConn {
     stream: TlsStream<TcpStream>,
@@ -137,27 +88,15 @@ struct TlsConn {
 }
 
 impl TlsConn {
+    /// TLS to `to`, accepting the P-CSCF's self-signed certificate ([`TlsClient::insecure`]:
+    /// handshake signatures are still checked).
     async fn connect(to: SocketAddr) -> TlsConn {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let cfg = rustls::ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
+        let stream = TlsClient::insecure("pcscf.sa.test")
             .unwrap()
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
-            .with_no_client_auth();
-        let tcp = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(to))
+            .connect(to)
             .await
-            .expect("connect in time")
-            .expect("connect");
-        let local = tcp.local_addr().unwrap();
-        let name = ServerName::try_from("pcscf.sa.test").unwrap();
-        let stream = tokio::time::timeout(
-            Duration::from_secs(5),
-            TlsConnector::from(Arc::new(cfg)).connect(name, tcp),
-        )
-        .await
-        .expect("handshake in time")
-        .expect("TLS handshake");
+            .expect("TLS handshake");
+        let local = stream.get_ref().0.local_addr().unwrap();
         TlsConn {
             stream,
             local,
