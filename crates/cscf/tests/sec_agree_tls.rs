@@ -9,12 +9,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cscf::pcscf::sec_config::SecAgreeSetting;
-use cscf::pcscf::PcscfConfig;
 use cscf::store::RegistrationStore;
 use hss::provision::demo;
 use sip::Message;
 use testkit::ims_ue::TestUe;
-use testkit::scratch::{free_tcp_port, TempDir};
+use testkit::scratch::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
@@ -43,30 +42,13 @@ impl Ims {
     /// from `cert_files` (PEM files) or is generated.
     async fn start(dir: &Path, sec_agree: SecAgreeSetting, cert_files: bool) -> Ims {
         let mut b = CoreBuilder::loopback("sa.test");
-        b.pcscf_listen = vec![format!("tls:127.0.0.1:{}", free_tcp_port())];
-        let (tls_cert, tls_key) = if cert_files {
-            let (c, k) = sip_stack::generate_self_signed(&["127.0.0.1", "pcscf.sa.test"]).unwrap();
-            let (cp, kp) = (dir.join("pcscf.crt"), dir.join("pcscf.key"));
-            std::fs::write(&cp, c).unwrap();
-            std::fs::write(&kp, k).unwrap();
-            (Some(cp), Some(kp))
-        } else {
-            (None, None)
-        };
-        b.pcscf = PcscfConfig {
-            sec_agree,
-            tls_cert,
-            tls_key,
-            ..PcscfConfig::default()
-        };
+        b.pcscf_tls_listener();
+        b.pcscf.sec_agree = sec_agree;
+        if cert_files {
+            b.pcscf_cert_files(dir);
+        }
         let core = b.start(dir, 4).await;
-        let tls = core
-            .pcscf_role()
-            .sip
-            .iter()
-            .find(|(t, _)| *t == sip_stack::Transport::Tls)
-            .expect("TLS listener")
-            .1;
+        let tls = core.pcscf_tls();
         Ims {
             udp: core.pcscf,
             tls,

@@ -12,11 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cscf::pcscf::sec_config::SecAgreeSetting;
-use cscf::pcscf::PcscfConfig;
-use cscf::scscf::ScscfConfig;
 use hss::provision::demo;
 use sip::{Message, Method};
-use testkit::scratch::{free_tcp_port, TempDir};
+use testkit::scratch::TempDir;
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
 use ue::driver::{self, Outcome, Report, RunOptions, Security, TimerConfig, Wire};
@@ -121,40 +119,23 @@ impl Ims {
     async fn start(dir: &Path, sec_agree: SecAgreeSetting) -> Ims {
         let mut b = CoreBuilder::loopback("sa.test");
         b.tcp = true;
-        b.pcscf_listen = vec![format!("tls:127.0.0.1:{}", free_tcp_port())];
+        b.pcscf_tls_listener();
         // the P-CSCF reaches the I-CSCF through a relay that records what it forwards
         let (relay, relay_sock) = Relay::bind().await;
         relay.forward(relay_sock, b.pcscf_port, b.icscf_port);
         b.hosts.push(("relay".into(), relay.port));
         b.pcscf_next_hop = Some(format!("sip:relay.sa.test:{}", relay.port));
-        b.scscf = ScscfConfig {
-            min_expires: 2,
-            ..ScscfConfig::default()
-        };
-        let (c, k) = sip_stack::generate_self_signed(&["127.0.0.1", "pcscf.sa.test"]).unwrap();
-        let (cp, kp) = (dir.join("pcscf.crt"), dir.join("pcscf.key"));
-        std::fs::write(&cp, &c).unwrap();
-        std::fs::write(&kp, k).unwrap();
-        b.pcscf = PcscfConfig {
-            sec_agree,
-            tls_cert: Some(cp),
-            tls_key: Some(kp),
-            ..PcscfConfig::default()
-        };
+        b.scscf.min_expires = 2;
+        b.pcscf.sec_agree = sec_agree;
+        let cert = b.pcscf_cert_files(dir);
         let core = b.start(dir, 4).await;
-        let tls = core
-            .pcscf_role()
-            .sip
-            .iter()
-            .find(|(t, _)| *t == sip_stack::Transport::Tls)
-            .expect("TLS listener")
-            .1;
+        let tls = core.pcscf_tls();
         Ims {
             udp: core.pcscf,
             tls,
             core,
             relay,
-            cert: c,
+            cert,
         }
     }
 

@@ -62,14 +62,13 @@ pub struct CoreBuilder {
 }
 
 impl CoreBuilder {
-    /// On loopback, every role on a free port, UDP only.
+    /// On loopback, every role on a port free for UDP and TCP, UDP only.
     pub fn loopback(domain: &str) -> CoreBuilder {
-        use testkit::scratch::free_udp_port;
         CoreBuilder::on(
             domain,
             IpAddr::V4(Ipv4Addr::LOCALHOST),
             0,
-            (free_udp_port(), free_udp_port(), free_udp_port()),
+            (free_port(), free_port(), free_port()),
         )
     }
 
@@ -91,6 +90,27 @@ impl CoreBuilder {
             pcscf: PcscfConfig::default(),
             pcscf_next_hop: None,
         }
+    }
+
+    /// A TLS listener for the P-CSCF on a free loopback port.
+    pub fn pcscf_tls_listener(&mut self) {
+        let port = testkit::scratch::free_tcp_port();
+        self.pcscf_listen
+            .push(format!("tls:{}", SocketAddr::new(self.ip, port)));
+    }
+
+    /// Generates a self-signed P-CSCF certificate for `ip` and `pcscf.{domain}`, writes it and
+    /// its key as PEM files into `dir` and makes them the P-CSCF's; returns the certificate (PEM).
+    pub fn pcscf_cert_files(&mut self, dir: &Path) -> String {
+        let names = [self.ip.to_string(), format!("pcscf.{}", self.domain)];
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let (cert, key) = sip_stack::generate_self_signed(&names).expect("certificate");
+        let (cp, kp) = (dir.join("pcscf.crt"), dir.join("pcscf.key"));
+        std::fs::write(&cp, &cert).expect("certificate file");
+        std::fs::write(&kp, key).expect("key file");
+        self.pcscf.tls_cert = Some(cp);
+        self.pcscf.tls_key = Some(kp);
+        cert
     }
 
     /// The S-CSCF's SIP URI (its Server-Name).
@@ -230,6 +250,17 @@ impl CoreBuilder {
     }
 }
 
+/// A loopback port free for UDP and for TCP a moment ago (roles may listen on both).
+fn free_port() -> u16 {
+    for _ in 0..100 {
+        let port = testkit::scratch::free_udp_port();
+        if std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no loopback port free for both UDP and TCP in 100 tries");
+}
+
 /// A running core.
 pub struct Core {
     /// The HSS (taken by [`Core::stop`]).
@@ -246,6 +277,16 @@ impl Core {
     /// The P-CSCF's handle.
     pub fn pcscf_role(&self) -> &RoleHandle {
         &self.roles[2]
+    }
+
+    /// The P-CSCF's TLS listener.
+    pub fn pcscf_tls(&self) -> SocketAddr {
+        self.pcscf_role()
+            .sip
+            .iter()
+            .find(|(t, _)| *t == sip_stack::Transport::Tls)
+            .expect("a P-CSCF TLS listener")
+            .1
     }
 
     /// Shuts the roles down (P-, I-, S-CSCF), then the HSS.
