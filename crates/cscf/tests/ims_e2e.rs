@@ -2,24 +2,15 @@
 //! crate) → P-CSCF → I-CSCF → S-CSCF, with a real HSS over Diameter (TS 24.229 §5.2–§5.4,
 //! TS 29.228). Every role runs as it does in `imscore up`, on free loopback ports.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use aka::AkaNonce;
-use cscf::icscf::{IcscfConfig, ScscfEntry};
-use cscf::node::{
-    host_table, start_icscf, start_pcscf, start_scscf, CxPeerConfig, IcscfNodeConfig, NextHop,
-    PcscfNodeConfig, RoleHandle, ScscfNodeConfig, SipConfig,
-};
 use cscf::pcscf::PcscfConfig;
 use cscf::scscf::ScscfConfig;
 use cscf::store::{RegistrationStore, SqliteStore};
 use hss::model::RegistrationState;
 use hss::provision::demo;
-use hss::server::{Hss, HssConfig};
 use hss::SubscriberStore;
 use sip::Message;
 use testkit::ims_ue::TestUe;
@@ -28,173 +19,41 @@ use testkit::scratch::{free_udp_port, TempDir};
 #[path = "harness/reginfo_check.rs"]
 mod reginfo_check;
 
-const REALM: &str = demo::DEMO_REALM;
+#[path = "harness/ims_core.rs"]
+mod ims_core;
 
-/// Ports and names of one deployment.
-struct Plan {
-    pcscf: u16,
-    icscf: u16,
-    scscf: u16,
-    /// An S-CSCF name that resolves to a port where nothing answers.
-    dead_scscf: Option<u16>,
-    t1_ms: u64,
+use ims_core::{Core, CoreBuilder, REALM};
+
+/// Ports and names of one deployment: every role on UDP and TCP (requests above 1300 bytes go
+/// over TCP, RFC 3261 §18.1.1); only the I-CSCF's timers are shortened (upstream must outlast
+/// its fail-over).
+type Plan = CoreBuilder;
+
+fn plan() -> Plan {
+    let mut p = CoreBuilder::loopback("e2e.test");
+    p.tcp = true;
+    p.pcscf_listen = vec![format!("tcp:127.0.0.1:{}", p.pcscf_port)];
+    p.icscf_t1_ms = Some(50);
+    p.scscf = ScscfConfig {
+        challenge_lifetime_secs: 2,
+        ..ScscfConfig::default()
+    };
+    p.pcscf = PcscfConfig {
+        orig_ioi: Some(REALM.into()),
+        key_lifetime_secs: 60,
+        ..PcscfConfig::default()
+    };
+    p
 }
 
-impl Plan {
-    fn new() -> Self {
-        Plan {
-            pcscf: free_udp_port(),
-            icscf: free_udp_port(),
-            scscf: free_udp_port(),
-            dead_scscf: None,
-            t1_ms: 50,
-        }
-    }
-    fn scscf_name(&self) -> String {
-        format!("sip:scscf.e2e.test:{}", self.scscf)
-    }
-    fn hosts(&self) -> BTreeMap<String, Vec<String>> {
-        let mut h = BTreeMap::new();
-        for (n, p) in [
-            ("pcscf", self.pcscf),
-            ("icscf", self.icscf),
-            ("scscf", self.scscf),
-        ] {
-            h.insert(format!("{n}.e2e.test"), vec![format!("udp:127.0.0.1:{p}")]);
-        }
-        if let Some(d) = self.dead_scscf {
-            h.insert("dead.e2e.test".into(), vec![format!("udp:127.0.0.1:{d}")]);
-        }
-        // the home domain: requests for its users go to the I-CSCF (RFC 3263 would find it by DNS)
-        h.insert(REALM.into(), vec![format!("udp:127.0.0.1:{}", self.icscf)]);
-        h
-    }
-    fn sip(&self, role: &str, port: u16) -> SipConfig {
-        SipConfig {
-            // TCP too: requests above 1300 bytes go over TCP (RFC 3261 §18.1.1)
-            listen: vec![
-                format!("udp:127.0.0.1:{port}"),
-                format!("tcp:127.0.0.1:{port}"),
-            ],
-            host: format!("{role}.e2e.test"),
-            aliases: vec![],
-            // only the I-CSCF's timers are shortened: upstream must outlast its fail-over
-            t1_ms: (role == "icscf").then_some(self.t1_ms),
-        }
-    }
-    fn cx(&self, role: &str, hss: SocketAddr) -> CxPeerConfig {
-        CxPeerConfig {
-            origin_host: format!("{role}.e2e.test"),
-            origin_realm: REALM.into(),
-            hss_host: "hss.e2e.test".into(),
-            hss_addr: hss,
-            hss_realm: REALM.into(),
-            timeout_ms: 2000,
-            relay_host: None,
-        }
-    }
+/// An S-CSCF name that resolves to a port where nothing answers, tried first by the I-CSCF.
+fn with_dead_scscf(plan: &mut Plan, port: u16) {
+    plan.hosts.push(("dead".into(), port));
+    plan.scscfs_before
+        .push(format!("sip:dead.{}:{port}", plan.domain));
 }
 
-struct Ims {
-    hss: Option<Hss>,
-    roles: Vec<RoleHandle>,
-    pcscf: SocketAddr,
-}
-
-impl Ims {
-    async fn start(plan: &Plan, dir: &Path, subscribers: u64) -> Ims {
-        let hss = Hss::start(HssConfig {
-            origin_host: "hss.e2e.test".into(),
-            origin_realm: REALM.into(),
-            diameter_listen: "127.0.0.1:0".parse().unwrap(),
-            data_dir: dir.to_path_buf(),
-            ..HssConfig::default()
-        })
-        .await
-        .expect("HSS starts");
-        hss.provision_demo(subscribers)
-            .await
-            .expect("demo subscribers");
-        let hss_addr = hss.local_addrs().diameter;
-        let table = host_table(&plan.hosts()).unwrap();
-        let store: Arc<dyn RegistrationStore> = Arc::new(
-            SqliteStore::open_in_dir(dir)
-                .await
-                .expect("registration store"),
-        );
-        let scscf = start_scscf(
-            &ScscfNodeConfig {
-                sip: plan.sip("scscf", plan.scscf),
-                cx: plan.cx("scscf", hss_addr),
-                registrar: ScscfConfig {
-                    server_name: plan.scscf_name(),
-                    realm: REALM.into(),
-                    challenge_lifetime_secs: 2,
-                    ..ScscfConfig::default()
-                },
-            },
-            store.clone(),
-            NextHop::new(table.clone()),
-        )
-        .await
-        .expect("S-CSCF starts");
-        let mut scscfs = Vec::new();
-        if let Some(d) = plan.dead_scscf {
-            scscfs.push(ScscfEntry {
-                name: format!("sip:dead.e2e.test:{d}"),
-                capabilities: vec![],
-            });
-        }
-        scscfs.push(ScscfEntry {
-            name: plan.scscf_name(),
-            capabilities: vec![],
-        });
-        let icscf = start_icscf(
-            &IcscfNodeConfig {
-                sip: plan.sip("icscf", plan.icscf),
-                cx: plan.cx("icscf", hss_addr),
-                icscf: IcscfConfig {
-                    scscfs,
-                    max_attempts: 3,
-                },
-            },
-            NextHop::new(table.clone()),
-        )
-        .await
-        .expect("I-CSCF starts");
-        let pcscf = start_pcscf(
-            &PcscfNodeConfig {
-                sip: plan.sip("pcscf", plan.pcscf),
-                pcscf: PcscfConfig {
-                    icscf: format!("sip:icscf.e2e.test:{}", plan.icscf),
-                    visited_network_id: REALM.into(),
-                    orig_ioi: Some(REALM.into()),
-                    key_lifetime_secs: 60,
-                    ..PcscfConfig::default()
-                },
-            },
-            store,
-            NextHop::new(table),
-        )
-        .await
-        .expect("P-CSCF starts");
-        let pcscf_addr = pcscf.sip[0].1;
-        Ims {
-            hss: Some(hss),
-            roles: vec![scscf, icscf, pcscf],
-            pcscf: pcscf_addr,
-        }
-    }
-
-    async fn stop(mut self) {
-        for r in self.roles.drain(..).rev() {
-            r.shutdown().await;
-        }
-        if let Some(h) = self.hss.take() {
-            h.shutdown().await;
-        }
-    }
-
+impl Core {
     async fn hss_state(&self, n: u64) -> (RegistrationState, Option<String>) {
         let store = self.hss.as_ref().unwrap().store();
         let sub = store
@@ -232,8 +91,8 @@ fn header(m: &Message, name: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn register_reregister_deregister_end_to_end() {
     let dir = TempDir::new("reg");
-    let plan = Plan::new();
-    let ims = Ims::start(&plan, dir.path(), 3).await;
+    let plan = plan();
+    let ims = plan.start(dir.path(), 3).await;
     let mut ue = test_ue(1, ims.pcscf).await;
 
     let (chal, ok) = ue.register(3600).await;
@@ -265,7 +124,7 @@ async fn register_reregister_deregister_end_to_end() {
     assert!(sr[0]
         .uri
         .to_string()
-        .contains(&format!("scscf.e2e.test:{}", plan.scscf)));
+        .contains(&format!("scscf.e2e.test:{}", plan.scscf_port)));
     let pau = ok.p_associated_uri().unwrap();
     assert_eq!(pau[0].uri.to_string(), impu(1));
 
@@ -314,8 +173,8 @@ async fn register_reregister_deregister_end_to_end() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_key_unknown_user_and_unregistered_requests_are_refused() {
     let dir = TempDir::new("refuse");
-    let plan = Plan::new();
-    let ims = Ims::start(&plan, dir.path(), 2).await;
+    let plan = plan();
+    let ims = plan.start(dir.path(), 2).await;
 
     // wrong K: RES does not match → 403 (TS 24.229 §5.4.1.2.2)
     let mut ue = test_ue(2, ims.pcscf).await;
@@ -372,10 +231,10 @@ async fn wrong_key_unknown_user_and_unregistered_requests_are_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn icscf_tries_the_next_scscf_when_one_does_not_answer() {
     let dir = TempDir::new("failover");
-    let mut plan = Plan::new();
-    plan.dead_scscf = Some(free_udp_port());
-    plan.t1_ms = 60; // Timer F = 64·T1 = 3.84 s: long enough for a loaded machine
-    let ims = Ims::start(&plan, dir.path(), 1).await;
+    let mut plan = plan();
+    with_dead_scscf(&mut plan, free_udp_port());
+    plan.icscf_t1_ms = Some(60); // Timer F = 64·T1 = 3.84 s: long enough for a loaded machine
+    let ims = plan.start(dir.path(), 1).await;
     let mut ue = test_ue(1, ims.pcscf).await;
     // the HSS has no S-CSCF for the user: UAA with capabilities, the I-CSCF tries the dead one
     // first (configuration order), then the live one (TS 24.229 §5.3.1.3)
@@ -389,8 +248,8 @@ async fn icscf_tries_the_next_scscf_when_one_does_not_answer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registrations_survive_a_restart_and_route_requests() {
     let dir = TempDir::new("restart");
-    let plan = Plan::new();
-    let ims = Ims::start(&plan, dir.path(), 2).await;
+    let plan = plan();
+    let ims = plan.start(dir.path(), 2).await;
     let mut a = test_ue(1, ims.pcscf).await;
     let mut b = test_ue(2, ims.pcscf).await;
     assert_eq!(a.register(3600).await.1.status(), Some(200));
@@ -398,7 +257,7 @@ async fn registrations_survive_a_restart_and_route_requests() {
     ims.stop().await;
 
     // same data directory, new processes' worth of state
-    let ims = Ims::start(&plan, dir.path(), 2).await;
+    let ims = plan.start(dir.path(), 2).await;
     let (state, _) = ims.hss_state(1).await;
     assert_eq!(state, RegistrationState::Registered);
     // A sends a MESSAGE to B: P-CSCF (Service-Route) → S-CSCF (orig) → I-CSCF (LIR) → S-CSCF
@@ -411,7 +270,7 @@ async fn registrations_survive_a_restart_and_route_requests() {
         to = impu(2),
         from = impu(1),
         l = a.local(),
-        p = plan.pcscf,
+        p = plan.pcscf_port,
     );
     a.send(&msg).await;
     // B receives it and answers 200
@@ -509,8 +368,8 @@ async fn reg_event_end_to_end_with_network_deregistration_and_pcscf_cleanup() {
     use cscf::store::RegSubscriber;
     use ue::reginfo::{ContactEvent, ContactState, DocState, RegState};
     let dir = TempDir::new("regev");
-    let plan = Plan::new();
-    let ims = Ims::start(&plan, dir.path(), 2).await;
+    let plan = plan();
+    let ims = plan.start(dir.path(), 2).await;
     let store = SqliteStore::open_in_dir(dir.path()).await.unwrap();
     let mut a = test_ue(1, ims.pcscf).await;
     let mut b = test_ue(2, ims.pcscf).await;
@@ -529,7 +388,7 @@ async fn reg_event_end_to_end_with_network_deregistration_and_pcscf_cleanup() {
     .await;
 
     // A subscribes through the P-CSCF: 200, then the full state
-    a.send(&reg_subscribe(&a, plan.pcscf, &impu(1), "regev-a"))
+    a.send(&reg_subscribe(&a, plan.pcscf_port, &impu(1), "regev-a"))
         .await;
     let (notify, ok) = notify_and_response(&a, true).await;
     let ok = ok.unwrap();
@@ -551,7 +410,7 @@ async fn reg_event_end_to_end_with_network_deregistration_and_pcscf_cleanup() {
 
     // B (registered) asks for A's registration: 403
     let r = b
-        .request(&reg_subscribe(&b, plan.pcscf, &impu(1), "regev-b"))
+        .request(&reg_subscribe(&b, plan.pcscf_port, &impu(1), "regev-b"))
         .await;
     assert_eq!(r.status(), Some(403), "{r}");
 
@@ -687,8 +546,8 @@ async fn report(
 async fn ue_simulator_reregisters_after_deactivated_and_stays_off_after_rejected() {
     use ue::driver::{Outcome, Report};
     let dir = TempDir::new("regev-sim");
-    let plan = Plan::new();
-    let ims = Ims::start(&plan, dir.path(), 2).await;
+    let plan = plan();
+    let ims = plan.start(dir.path(), 2).await;
     let store = SqliteStore::open_in_dir(dir.path()).await.unwrap();
     let hss = ims.hss.as_ref().unwrap();
 

@@ -9,123 +9,53 @@
 //! without them. The namespaces are deleted at the end, also on failure.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, Read, Write};
+use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, UdpSocket};
-use std::os::fd::AsRawFd;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use aka::{AkaNonce, Milenage, Op, K};
-use cscf::icscf::{IcscfConfig, ScscfEntry};
-use cscf::node::{
-    host_table, start_icscf, start_pcscf, start_scscf, CxPeerConfig, IcscfNodeConfig, NextHop,
-    PcscfNodeConfig, RoleHandle, ScscfNodeConfig, SipConfig,
-};
+use cscf::node::{host_table, start_pcscf, NextHop, PcscfNodeConfig, SipConfig};
 use cscf::pcscf::ipsec_setup::{IpsecConfig, IpsecSetup};
 use cscf::pcscf::PcscfConfig;
 use cscf::scscf::ScscfConfig;
 use cscf::store::{RegistrationStore, SqliteStore};
 use hss::provision::demo;
-use hss::server::{Hss, HssConfig};
 use ipsec::backend::{SaBackend, UserspaceBackend, UserspaceConfig};
 use ipsec::{EncryptionAlg, Endpoint, IntegrityAlg};
 use secagree::SaParams;
 use sip::Message;
 use testkit::ims_ue::TestUe;
+use testkit::netns::{enter, in_ns, ip, tshark_fields, Capture, Namespaces, VethPair};
 
-const REALM: &str = demo::DEMO_REALM;
+#[path = "harness/ims_core.rs"]
+mod ims_core;
+
+use ims_core::{CoreBuilder, REALM};
 const SEC_AGREE_TAGS: &str = "Require: sec-agree\r\nProxy-Require: sec-agree\r\n";
 const PENDING_SECS: u64 = 4;
 const LINGER_MS: u64 = 300;
 
 // ---- namespaces ---------------------------------------------------------------------------
 
-struct Namespaces(Vec<String>);
-
-impl Drop for Namespaces {
-    fn drop(&mut self) {
-        for n in &self.0 {
-            let _ = Command::new("ip").args(["netns", "del", n]).status();
-        }
-    }
-}
-
-fn ip(args: &[&str]) {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .expect("ip (iproute2) must be installed");
-    assert!(
-        out.status.success(),
-        "ip {} (needs root): {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
+/// Two namespaces `ue`, `ims` with `veth0` (UE, `ue_ip`) and `veth1` (IMS, `ims_ip`), /24.
+fn namespaces(tag: &str, ue_ip: &str, ims_ip: &str) -> (String, String, Namespaces) {
+    let pair = VethPair::new("sa-", tag, ue_ip, ims_ip);
+    (pair.a, pair.b, pair.guard)
 }
 
 /// `ip -n <ns> <args>`'s output.
 fn ip_out(ns: &str, args: &[&str]) -> String {
-    let out = Command::new("ip")
-        .args(["-n", ns])
-        .args(args)
-        .output()
-        .expect("ip");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Moves the calling thread into network namespace `ns`.
-fn enter(ns: &str) {
-    let f = std::fs::File::open(format!("/var/run/netns/{ns}")).unwrap();
-    // SAFETY: setns on a valid namespace fd; affects only the calling thread.
-    let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
-    assert_eq!(rc, 0, "setns {ns}: {}", std::io::Error::last_os_error());
-}
-
-/// Runs `f` on a thread inside `ns`.
-fn in_ns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let ns = ns.to_owned();
-    thread::spawn(move || {
-        enter(&ns);
-        f()
-    })
-    .join()
-    .expect("namespace thread")
-}
-
-/// Two namespaces `ue`, `ims` with `veth0` (UE, `ue_ip`) and `veth1` (IMS, `ims_ip`), /24.
-fn namespaces(tag: &str, ue_ip: &str, ims_ip: &str) -> (String, String, Namespaces) {
-    let pid = std::process::id();
-    let (ue, ims) = (format!("sa-ue-{tag}-{pid}"), format!("sa-ims-{tag}-{pid}"));
-    ip(&["netns", "add", &ue]);
-    let mut guard = Namespaces(vec![ue.clone()]);
-    ip(&["netns", "add", &ims]);
-    guard.0.push(ims.clone());
-    ip(&[
-        "-n", &ue, "link", "add", "veth0", "type", "veth", "peer", "name", "veth1", "netns", &ims,
-    ]);
-    for (ns, addr, dev) in [(&ue, ue_ip, "veth0"), (&ims, ims_ip, "veth1")] {
-        for kv in [
-            "net.ipv4.conf.all.rp_filter=0",
-            "net.ipv4.conf.default.rp_filter=0",
-        ] {
-            ip(&["netns", "exec", ns, "sysctl", "-qw", kv]);
-        }
-        ip(&["-n", ns, "addr", "add", &format!("{addr}/24"), "dev", dev]);
-        ip(&["-n", ns, "link", "set", dev, "up"]);
-        ip(&["-n", ns, "link", "set", "lo", "up"]);
-    }
-    (ue, ims, guard)
+    ip(&[&["-n", ns], args].concat())
 }
 
 // ---- the IMS core in its namespace ----------------------------------------------------------
 
 struct Core {
     rt: tokio::runtime::Runtime,
-    roles: Vec<RoleHandle>,
-    hss: Option<Hss>,
+    core: Option<ims_core::Core>,
     ipsec: Arc<IpsecSetup>,
     /// P-CSCF's unprotected SIP address.
     pcscf: SocketAddr,
@@ -155,137 +85,50 @@ fn start_core(
     })
     .join()
     .unwrap();
-    let (dir, keylog) = (dir.to_path_buf(), keylog.to_path_buf());
-    let started = rt.block_on(async move {
-        tokio::spawn(async move {
-            let (pcscf, icscf, scscf) = (5060u16, 4060u16, 6060u16);
-            let hss = Hss::start(HssConfig {
-                origin_host: "hss.ip.test".into(),
-                origin_realm: REALM.into(),
-                diameter_listen: SocketAddr::new(ims_ip, 3868),
-                data_dir: dir.clone(),
-                ..HssConfig::default()
-            })
+    let mut b = CoreBuilder::on("ip.test", ims_ip, 3868, (5060, 4060, 6060));
+    b.pcscf_listen = vec![format!("tcp:{}", SocketAddr::new(ims_ip, 5060))];
+    b.scscf = ScscfConfig {
+        min_expires: 1,
+        rechallenge_protected_reregister: rechallenge,
+        ..ScscfConfig::default()
+    };
+    b.pcscf = PcscfConfig {
+        ipsec: Some(IpsecConfig {
+            esp_keylog: Some(keylog.to_path_buf()),
+            pending_secs: PENDING_SECS,
+            linger_ms,
+            integrity: vec!["hmac-sha-1-96".into(), "hmac-md5-96".into()],
+            encryption: vec!["aes-cbc".into(), "des-ede3-cbc".into(), "null".into()],
+            ..IpsecConfig::default()
+        }),
+        ..PcscfConfig::default()
+    };
+    let dir = dir.to_path_buf();
+    let core = rt.block_on(async move {
+        tokio::spawn(async move { b.start(&dir, 16).await })
             .await
-            .expect("HSS starts");
-            hss.provision_demo(16).await.expect("demo subscribers");
-            let hss_addr = hss.local_addrs().diameter;
-            let mut hosts = BTreeMap::new();
-            for (n, p) in [("pcscf", pcscf), ("icscf", icscf), ("scscf", scscf)] {
-                hosts.insert(format!("{n}.ip.test"), vec![format!("udp:{ims_ip}:{p}")]);
-            }
-            hosts.insert(REALM.to_string(), vec![format!("udp:{ims_ip}:{icscf}")]);
-            let table = host_table(&hosts).unwrap();
-            let store: Arc<dyn RegistrationStore> =
-                Arc::new(SqliteStore::open_in_dir(&dir).await.expect("store"));
-            let sip = |role: &str, listen: Vec<String>| SipConfig {
-                listen,
-                host: format!("{role}.ip.test"),
-                aliases: vec![],
-                t1_ms: None,
-            };
-            let cx = |role: &str| CxPeerConfig {
-                origin_host: format!("{role}.ip.test"),
-                origin_realm: REALM.into(),
-                hss_host: "hss.ip.test".into(),
-                hss_addr,
-                hss_realm: REALM.into(),
-                timeout_ms: 2000,
-                relay_host: None,
-            };
-            let scscf_name = format!("sip:scscf.ip.test:{scscf}");
-            let s = start_scscf(
-                &ScscfNodeConfig {
-                    sip: sip("scscf", vec![format!("udp:{ims_ip}:{scscf}")]),
-                    cx: cx("scscf"),
-                    registrar: ScscfConfig {
-                        server_name: scscf_name.clone(),
-                        realm: REALM.into(),
-                        min_expires: 1,
-                        rechallenge_protected_reregister: rechallenge,
-                        ..ScscfConfig::default()
-                    },
-                },
-                store.clone(),
-                NextHop::new(table.clone()),
-            )
-            .await
-            .expect("S-CSCF starts");
-            let i = start_icscf(
-                &IcscfNodeConfig {
-                    sip: sip("icscf", vec![format!("udp:{ims_ip}:{icscf}")]),
-                    cx: cx("icscf"),
-                    icscf: IcscfConfig {
-                        scscfs: vec![ScscfEntry {
-                            name: scscf_name,
-                            capabilities: vec![],
-                        }],
-                        max_attempts: 3,
-                    },
-                },
-                NextHop::new(table.clone()),
-            )
-            .await
-            .expect("I-CSCF starts");
-            let p = start_pcscf(
-                &PcscfNodeConfig {
-                    sip: sip(
-                        "pcscf",
-                        vec![
-                            format!("udp:{ims_ip}:{pcscf}"),
-                            format!("tcp:{ims_ip}:{pcscf}"),
-                        ],
-                    ),
-                    pcscf: PcscfConfig {
-                        icscf: format!("sip:icscf.ip.test:{icscf}"),
-                        visited_network_id: REALM.into(),
-                        ipsec: Some(IpsecConfig {
-                            esp_keylog: Some(keylog),
-                            pending_secs: PENDING_SECS,
-                            linger_ms,
-                            integrity: vec!["hmac-sha-1-96".into(), "hmac-md5-96".into()],
-                            encryption: vec![
-                                "aes-cbc".into(),
-                                "des-ede3-cbc".into(),
-                                "null".into(),
-                            ],
-                            ..IpsecConfig::default()
-                        }),
-                        ..PcscfConfig::default()
-                    },
-                },
-                store.clone(),
-                NextHop::new(table),
-            )
-            .await
-            .expect("P-CSCF starts with the userspace ESP datapath");
-            let ipsec = p.ipsec().expect("ipsec configured").clone();
-            (vec![s, i, p], hss, ipsec, SocketAddr::new(ims_ip, pcscf))
-        })
-        .await
-        .expect("core task")
+            .expect("core task")
     });
-    let (roles, hss, ipsec, pcscf) = started;
+    let ipsec = core
+        .pcscf_role()
+        .ipsec()
+        .expect("P-CSCF with the userspace ESP datapath")
+        .clone();
     Core {
         rt,
-        roles,
-        hss: Some(hss),
+        pcscf: core.pcscf,
+        core: Some(core),
         ipsec,
-        pcscf,
     }
 }
 
 impl Core {
     fn stop(mut self) {
-        let roles = std::mem::take(&mut self.roles);
-        let hss = self.hss.take();
+        let core = self.core.take();
         self.rt.block_on(async move {
             tokio::spawn(async move {
-                for r in roles.into_iter().rev() {
-                    r.shutdown().await;
-                }
-                if let Some(h) = hss {
-                    h.shutdown().await;
+                if let Some(c) = core {
+                    c.stop().await;
                 }
             })
             .await
@@ -297,82 +140,15 @@ impl Core {
 
 // ---- capture ---------------------------------------------------------------------------------
 
-/// dumpcap on `dev` inside `ns` into `pcap`; returns once it is capturing.
-fn capture(ns: &str, devs: &[&str], pcap: &Path) -> Child {
-    let (ns, pcap2) = (ns.to_owned(), pcap.to_owned());
-    let devs: Vec<String> = devs.iter().map(|d| d.to_string()).collect();
-    let mut child = thread::spawn(move || {
-        enter(&ns);
-        let mut c = Command::new("dumpcap");
-        c.arg("-q");
-        for d in &devs {
-            c.args(["-i", d]);
-        }
-        c.arg("-w")
-            .arg(&pcap2)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("dumpcap (tshark) must be installed")
-    })
-    .join()
-    .unwrap();
-    let mut waited = 0;
-    while std::fs::metadata(pcap).map(|m| m.len()).unwrap_or(0) < 24 {
-        assert!(waited < 200, "dumpcap did not start capturing");
-        if child.try_wait().unwrap().is_some() {
-            let mut e = String::new();
-            let _ = child.stderr.take().map(|mut s| s.read_to_string(&mut e));
-            panic!("dumpcap exited: {e}");
-        }
-        thread::sleep(Duration::from_millis(50));
-        waited += 1;
-    }
-    let stderr = child.stderr.take().unwrap();
-    thread::spawn(move || {
-        for l in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            eprintln!("dumpcap: {l}");
-        }
-    });
-    child
-}
-
-fn stop_capture(mut child: Child) {
-    // TPACKET_V3 blocks are handed over on timeout: let the last one arrive
-    thread::sleep(Duration::from_millis(1000));
-    // SAFETY: kill(2) on the pid of a child we spawned and have not reaped.
-    let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
-    assert_eq!(rc, 0);
-    child.wait().unwrap();
-}
-
+/// tshark over `pcap` with the ESP SAs of `config/esp_sa`; ports 4060 and 6060 are SIP too.
 fn tshark(config: &Path, pcap: &Path, filter: &str, fields: &[&str]) -> Vec<Vec<String>> {
-    let mut c = Command::new("tshark");
-    c.env("WIRESHARK_CONFIG_DIR", config)
-        .args(["-n", "-r"])
-        .arg(pcap)
-        .args(["-o", "esp.enable_encryption_decode:TRUE"])
-        .args(["-o", "esp.enable_authentication_check:TRUE"])
-        .args(["-d", "udp.port==4060,sip", "-d", "udp.port==6060,sip"])
-        .args(["-Y", filter, "-T", "fields", "-E", "separator=|"])
-        .args(["-E", "occurrence=a"]);
-    for f in fields {
-        c.args(["-e", f]);
-    }
-    let out = c.output().expect("tshark");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| l.split('|').map(str::to_owned).collect())
-        .collect()
+    tshark_fields(
+        Some(config),
+        pcap,
+        &["-d", "udp.port==4060,sip", "-d", "udp.port==6060,sip"],
+        filter,
+        fields,
+    )
 }
 
 // ---- the UE ----------------------------------------------------------------------------------
@@ -707,7 +483,7 @@ fn ipsec_registration_over_real_esp_between_namespaces() {
     std::fs::create_dir_all(&dir).unwrap();
     let keylog = dir.join("esp_sa");
     let pcap = dir.join("wire.pcapng");
-    let cap = capture(&ims_ns, &["veth1", "lo"], &pcap);
+    let cap = Capture::start(Some(&ims_ns), &["veth1", "lo"], None, &pcap);
     let core = start_core(&ims_ns, ims_ip, &dir, &keylog, false, LINGER_MS);
     let ipsec = core.ipsec.clone();
     assert_eq!(ipsec.pairs(), &[(5100, 5200)]);
@@ -999,7 +775,7 @@ fn ipsec_registration_over_real_esp_between_namespaces() {
         (0, 0),
         "nothing bad so far"
     );
-    stop_capture(cap);
+    cap.stop();
 
     // (9) a tampered and a replayed ESP packet: dropped and counted
     let sealed = {

@@ -1,45 +1,35 @@
 //! Security agreement between UE and P-CSCF with `tls` (RFC 3329, TS 24.229 §5.2.2.1, the
 //! reference TLS call flows) over real sockets: HSS, S-, I- and P-CSCF in-process, the P-CSCF with
-//! a TLS listener, and a test UE speaking TLS (tokio-rustls, accepting the P-CSCF's self-signed
-//! certificate).
+//! a TLS listener, and a test UE speaking TLS (`ue::tls::TlsClient::insecure`, accepting the
+//! P-CSCF's self-signed certificate).
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cscf::icscf::{IcscfConfig, ScscfEntry};
-use cscf::node::{
-    host_table, start_icscf, start_pcscf, start_scscf, CxPeerConfig, IcscfNodeConfig, NextHop,
-    PcscfNodeConfig, RoleHandle, ScscfNodeConfig, SipConfig,
-};
 use cscf::pcscf::sec_config::SecAgreeSetting;
-use cscf::pcscf::PcscfConfig;
-use cscf::scscf::ScscfConfig;
-use cscf::store::{RegistrationStore, SqliteStore};
+use cscf::store::RegistrationStore;
 use hss::provision::demo;
-use hss::server::{Hss, HssConfig};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
 use sip::Message;
 use testkit::ims_ue::TestUe;
-use testkit::scratch::{free_tcp_port, free_udp_port, TempDir};
+use testkit::scratch::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
-use tokio_rustls::TlsConnector;
+use ue::tls::TlsClient;
 
-const REALM: &str = demo::DEMO_REALM;
+#[path = "harness/ims_core.rs"]
+mod ims_core;
+
+use ims_core::{Core, CoreBuilder, REALM};
 
 /// The reference call flow's Security-Client: two ipsec-3gpp entries and tls.
 const SECURITY_CLIENT: &str = "Security-Client: ipsec-3gpp;alg=hmac-md5-96;ealg=aes-cbc;prot=esp;mod=trans;spi-c=8765423;port-c=7524;spi-s=1234563;port-s=1358, ipsec-3gpp;alg=hmac-sha-1-96;ealg=aes-cbc;prot=esp;mod=trans;spi-c=8765423;port-c=7524;spi-s=1234563;port-s=1358, tls\r\n";
 const SEC_AGREE_TAGS: &str = "Require: sec-agree\r\nProxy-Require: sec-agree\r\n";
 
 struct Ims {
-    hss: Option<Hss>,
-    roles: Vec<RoleHandle>,
+    core: Core,
     /// The P-CSCF's UDP listener.
     udp: SocketAddr,
     /// The P-CSCF's TLS listener.
@@ -51,178 +41,24 @@ impl Ims {
     /// HSS + S/I/P-CSCF; the P-CSCF with `sec_agree` and a TLS listener whose certificate comes
     /// from `cert_files` (PEM files) or is generated.
     async fn start(dir: &Path, sec_agree: SecAgreeSetting, cert_files: bool) -> Ims {
-        let (pcscf, icscf, scscf, tls) = (
-            free_udp_port(),
-            free_udp_port(),
-            free_udp_port(),
-            free_tcp_port(),
-        );
-        let hss = Hss::start(HssConfig {
-            origin_host: "hss.sa.test".into(),
-            origin_realm: REALM.into(),
-            diameter_listen: "127.0.0.1:0".parse().unwrap(),
-            data_dir: dir.to_path_buf(),
-            ..HssConfig::default()
-        })
-        .await
-        .expect("HSS starts");
-        hss.provision_demo(4).await.expect("demo subscribers");
-        let hss_addr = hss.local_addrs().diameter;
-        let mut hosts = BTreeMap::new();
-        for (n, p) in [("pcscf", pcscf), ("icscf", icscf), ("scscf", scscf)] {
-            hosts.insert(format!("{n}.sa.test"), vec![format!("udp:127.0.0.1:{p}")]);
+        let mut b = CoreBuilder::loopback("sa.test");
+        b.pcscf_tls_listener();
+        b.pcscf.sec_agree = sec_agree;
+        if cert_files {
+            b.pcscf_cert_files(dir);
         }
-        hosts.insert(REALM.to_string(), vec![format!("udp:127.0.0.1:{icscf}")]);
-        let table = host_table(&hosts).unwrap();
-        let store: Arc<dyn RegistrationStore> =
-            Arc::new(SqliteStore::open_in_dir(dir).await.expect("store"));
-        let sip = |role: &str, listen: Vec<String>| SipConfig {
-            listen,
-            host: format!("{role}.sa.test"),
-            aliases: vec![],
-            t1_ms: None,
-        };
-        let cx = |role: &str| CxPeerConfig {
-            origin_host: format!("{role}.sa.test"),
-            origin_realm: REALM.into(),
-            hss_host: "hss.sa.test".into(),
-            hss_addr,
-            hss_realm: REALM.into(),
-            timeout_ms: 2000,
-            relay_host: None,
-        };
-        let scscf_name = format!("sip:scscf.sa.test:{scscf}");
-        let s = start_scscf(
-            &ScscfNodeConfig {
-                sip: sip("scscf", vec![format!("udp:127.0.0.1:{scscf}")]),
-                cx: cx("scscf"),
-                registrar: ScscfConfig {
-                    server_name: scscf_name.clone(),
-                    realm: REALM.into(),
-                    ..ScscfConfig::default()
-                },
-            },
-            store.clone(),
-            NextHop::new(table.clone()),
-        )
-        .await
-        .expect("S-CSCF starts");
-        let i = start_icscf(
-            &IcscfNodeConfig {
-                sip: sip("icscf", vec![format!("udp:127.0.0.1:{icscf}")]),
-                cx: cx("icscf"),
-                icscf: IcscfConfig {
-                    scscfs: vec![ScscfEntry {
-                        name: scscf_name,
-                        capabilities: vec![],
-                    }],
-                    max_attempts: 3,
-                },
-            },
-            NextHop::new(table.clone()),
-        )
-        .await
-        .expect("I-CSCF starts");
-        let (tls_cert, tls_key) = if cert_files {
-            let (c, k) = sip_stack::generate_self_signed(&["127.0.0.1", "pcscf.sa.test"]).unwrap();
-            let (cp, kp) = (dir.join("pcscf.crt"), dir.join("pcscf.key"));
-            std::fs::write(&cp, c).unwrap();
-            std::fs::write(&kp, k).unwrap();
-            (Some(cp), Some(kp))
-        } else {
-            (None, None)
-        };
-        let p = start_pcscf(
-            &PcscfNodeConfig {
-                sip: sip(
-                    "pcscf",
-                    vec![
-                        format!("udp:127.0.0.1:{pcscf}"),
-                        format!("tls:127.0.0.1:{tls}"),
-                    ],
-                ),
-                pcscf: PcscfConfig {
-                    icscf: format!("sip:icscf.sa.test:{icscf}"),
-                    visited_network_id: REALM.into(),
-                    sec_agree,
-                    tls_cert,
-                    tls_key,
-                    ..PcscfConfig::default()
-                },
-            },
-            store.clone(),
-            NextHop::new(table),
-        )
-        .await
-        .expect("P-CSCF starts");
-        let tls_addr = p
-            .sip
-            .iter()
-            .find(|(t, _)| *t == sip_stack::Transport::Tls)
-            .expect("TLS listener")
-            .1;
+        let core = b.start(dir, 4).await;
+        let tls = core.pcscf_tls();
         Ims {
-            hss: Some(hss),
-            udp: p.sip[0].1,
-            tls: tls_addr,
-            roles: vec![s, i, p],
-            store,
+            udp: core.pcscf,
+            tls,
+            store: core.store.clone(),
+            core,
         }
     }
 
-    async fn stop(mut self) {
-        for r in self.roles.drain(..).rev() {
-            r.shutdown().await;
-        }
-        if let Some(h) = self.hss.take() {
-            h.shutdown().await;
-        }
-    }
-}
-
-/// Accepts any server certificate (the P-CSCF's is self-signed); signatures are still checked.
-#[derive(Debug)]
-struct AcceptAny(Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for AcceptAny {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+    async fn stop(self) {
+        self.core.stop().await
     }
 }
 
@@ -234,27 +70,15 @@ struct TlsConn {
 }
 
 impl TlsConn {
+    /// TLS to `to`, accepting the P-CSCF's self-signed certificate ([`TlsClient::insecure`]:
+    /// handshake signatures are still checked).
     async fn connect(to: SocketAddr) -> TlsConn {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let cfg = rustls::ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
+        let stream = TlsClient::insecure("pcscf.sa.test")
             .unwrap()
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
-            .with_no_client_auth();
-        let tcp = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(to))
+            .connect(to)
             .await
-            .expect("connect in time")
-            .expect("connect");
-        let local = tcp.local_addr().unwrap();
-        let name = ServerName::try_from("pcscf.sa.test").unwrap();
-        let stream = tokio::time::timeout(
-            Duration::from_secs(5),
-            TlsConnector::from(Arc::new(cfg)).connect(name, tcp),
-        )
-        .await
-        .expect("handshake in time")
-        .expect("TLS handshake");
+            .expect("TLS handshake");
+        let local = stream.get_ref().0.local_addr().unwrap();
         TlsConn {
             stream,
             local,

@@ -13,10 +13,10 @@ mod common;
 mod interop;
 
 use std::net::SocketAddr;
-use std::process::Command;
 
 use common::*;
 use interop::*;
+use testkit::netns::tshark_fields;
 use testkit::scratch::{free_tcp_port, TempDir};
 
 const N: u64 = 60;
@@ -88,81 +88,72 @@ fn registrations_go_through_a_freediameter_relay_routing_by_realm() {
     drop((pcscf, icscf, scscf, dra, hss));
 
     // Every Cx request the HSS received came from the relay (Route-Record), addressed by realm
-    let out = Command::new("tshark")
-        .arg("-r")
-        .arg(&pcap)
-        .args(["-d", &format!("tcp.port=={},diameter", ports.hss)])
-        .args(["-d", &format!("tcp.port=={relay},diameter")])
-        .args([
-            "-Y",
-            &format!(
-                "tcp.dstport == {} && diameter.flags.request == 1 && diameter.cmd.code in {{300, 301, 303}}",
-                ports.hss
-            ),
-        ])
-        .args(["-T", "fields", "-E", "separator=|", "-E", "occurrence=a"])
-        .args(["-e", "diameter.cmd.code", "-e", "diameter.Destination-Realm"])
-        .args(["-e", "diameter.Destination-Host", "-e", "diameter.Route-Record"])
-        .args(["-e", "diameter.Origin-Realm"])
-        .output()
-        .expect("tshark");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let (hss_dec, relay_dec) = (
+        format!("tcp.port=={},diameter", ports.hss),
+        format!("tcp.port=={relay},diameter"),
     );
-    let text = String::from_utf8_lossy(&out.stdout);
-    // one line per frame; a frame may hold several messages (values joined with ',')
+    let rows = tshark_fields(
+        None,
+        &pcap,
+        &["-d", &hss_dec, "-d", &relay_dec],
+        &format!(
+            "tcp.dstport == {} && diameter.flags.request == 1 && diameter.cmd.code in {{300, 301, 303}}",
+            ports.hss
+        ),
+        &[
+            "diameter.cmd.code",
+            "diameter.Destination-Realm",
+            "diameter.Destination-Host",
+            "diameter.Route-Record",
+            "diameter.Origin-Realm",
+        ],
+    );
+    // one row per frame; a frame may hold several messages (values joined with ',')
     let mut requests = 0usize;
-    for line in text.lines() {
+    for line in &rows {
         let f: Vec<Vec<&str>> = line
-            .split('|')
+            .iter()
             .map(|v| v.split(',').filter(|x| !x.is_empty()).collect())
             .collect();
-        assert_eq!(f.len(), 5, "{line}");
+        assert_eq!(f.len(), 5, "{line:?}");
         let n = f[0].len();
         requests += n;
         assert!(
             f[1].iter().all(|r| *r == REALM) && f[1].len() == n,
-            "Destination-Realm: {line}"
+            "Destination-Realm: {line:?}"
         );
         assert!(
             f[2].is_empty(),
-            "a Destination-Host reached the HSS: {line}"
+            "a Destination-Host reached the HSS: {line:?}"
         );
         // RFC 6733 §6.1.9: a relay records the peer it received the request from
         assert!(
             f[3].len() == n && f[3].iter().all(|r| *r == ICSCF_HOST || *r == SCSCF_HOST),
-            "not relayed (Route-Record): {line}"
+            "not relayed (Route-Record): {line:?}"
         );
         assert!(
             f[4].iter().all(|r| *r == CSCF_REALM),
-            "Origin-Realm: {line}"
+            "Origin-Realm: {line:?}"
         );
     }
     // per registration at least UAR, MAR, SAR
     assert!(
         requests >= 3 * N as usize,
-        "the HSS received only {requests} Cx requests:\n{text}"
+        "the HSS received only {requests} Cx requests:\n{rows:?}"
     );
 
     // ...and the relay was the HSS's only Diameter peer (CER, RFC 6733 §5.3)
-    let out = Command::new("tshark")
-        .arg("-r")
-        .arg(&pcap)
-        .args(["-d", &format!("tcp.port=={},diameter", ports.hss)])
-        .args([
-            "-Y",
-            &format!("tcp.dstport == {} && diameter.cmd.code == 257", ports.hss),
-        ])
-        .args(["-T", "fields", "-e", "diameter.Origin-Host"])
-        .output()
-        .expect("tshark");
-    let cers = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(!cers.trim().is_empty(), "no CER reached the HSS");
+    let cers = tshark_fields(
+        None,
+        &pcap,
+        &["-d", &hss_dec],
+        &format!("tcp.dstport == {} && diameter.cmd.code == 257", ports.hss),
+        &["diameter.Origin-Host"],
+    );
+    assert!(!cers.is_empty(), "no CER reached the HSS");
     assert!(
-        cers.lines().all(|l| l == DRA_HOST),
-        "peers of the HSS: {cers}"
+        cers.iter().all(|l| l.len() == 1 && l[0] == DRA_HOST),
+        "peers of the HSS: {cers:?}"
     );
 
     let v = judge(

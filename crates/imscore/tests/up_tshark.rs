@@ -13,76 +13,22 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use common::*;
 use serde_json::Value;
+use testkit::netns::Capture;
 
-/// A tshark capture on `lo`; killed on drop.
-struct Capture(Child);
-
-impl Capture {
-    fn start(file: &Path, ports: &Ports) -> Capture {
-        let filter = [ports.pcscf, ports.icscf, ports.scscf, ports.hss]
-            .iter()
-            .map(|p| format!("port {p}"))
-            .collect::<Vec<_>>()
-            .join(" or ");
-        let mut child = Command::new("tshark")
-            .args(["-i", "lo", "-q", "-f", &filter, "-w"])
-            .arg(file)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("tshark must be installed");
-        // tshark says "Capturing on 'Loopback: lo'" once the capture runs
-        let stderr = child.stderr.take().expect("stderr");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                let _ = tx.send(line);
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            match rx.recv_timeout(Duration::from_millis(200)) {
-                Ok(l) if l.contains("Capturing on") => break,
-                Ok(_) | Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-                Err(_) => panic!("tshark exited before capturing"),
-            }
-            assert!(Instant::now() < deadline, "tshark did not start capturing");
-        }
-        std::thread::sleep(Duration::from_millis(300));
-        Capture(child)
-    }
-
-    fn stop(mut self) {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.0.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("tshark did not stop");
-    }
-}
-
-impl Drop for Capture {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
+/// A dumpcap capture on `lo` of the core's ports; killed on drop.
+fn capture(file: &Path, ports: &Ports) -> Capture {
+    let filter = [ports.pcscf, ports.icscf, ports.scscf, ports.hss]
+        .iter()
+        .map(|p| format!("port {p}"))
+        .collect::<Vec<_>>()
+        .join(" or ");
+    Capture::start(None, &["lo"], Some(&filter), file)
 }
 
 /// The capture decoded as JSON (`--no-duplicate-keys`: repeated PDUs become arrays).
@@ -164,7 +110,7 @@ fn tshark_sees_uar_mar_uar_sar_and_the_registration_headers() {
     let ports = pick_ports(3);
     let core = Core::start(&dir, ports, 20, "core");
     let pcap = dir.join("register.pcapng");
-    let cap = Capture::start(&pcap, &ports);
+    let cap = capture(&pcap, &ports);
     let csv = dir.join("demo.csv");
     write_csv(&csv, 1, N, &DEMO_K);
     let sipp_port = free_udp_port();

@@ -7,34 +7,14 @@
 //! the four policies are installed, seen by `ip xfrm policy` with our mark, and deleted. The test
 //! prints which case ran. Needs root; fails, never skips, without it.
 
-use std::os::fd::AsRawFd;
-use std::process::Command;
-
 use aka::{Ck, Ik};
 use ipsec::xfrm::XfrmBackend;
 use ipsec::{EncryptionAlg, Endpoint, ImsSaSet, IntegrityAlg, SaKeys};
+use testkit::netns::{enter, ip, Namespaces};
 
-struct Netns(String);
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
+/// `ip -n NS ARGS`'s output (panics if it fails).
 fn ip_out(ns: &str, args: &[&str]) -> String {
-    let out = Command::new("ip")
-        .args(["-n", ns])
-        .args(args)
-        .output()
-        .expect("ip (iproute2) must be installed");
-    assert!(
-        out.status.success(),
-        "ip {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    ip(&[&["-n", ns], args].concat())
 }
 
 fn set() -> ImsSaSet {
@@ -66,19 +46,11 @@ fn set() -> ImsSaSet {
 #[test]
 fn xfrm_states_where_the_kernel_has_esp_policies_everywhere_all_removed() {
     let ns = format!("ipsec-xfrm-{}", std::process::id());
-    let st = Command::new("ip")
-        .args(["netns", "add", &ns])
-        .status()
-        .expect("ip");
-    assert!(st.success(), "ip netns add (needs root)");
-    let _guard = Netns(ns.clone());
+    let _guard = Namespaces::add(&ns);
     const MARK: u32 = 0x1d5c_7e57;
     let ns2 = ns.clone();
     let outcome = std::thread::spawn(move || {
-        let f = std::fs::File::open(format!("/var/run/netns/{ns2}")).unwrap();
-        // SAFETY: setns on a valid namespace fd; affects only this thread.
-        let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+        enter(&ns2);
         let x = XfrmBackend::open(MARK, None).expect("NETLINK_XFRM socket");
         let s = set();
         let mark = format!("mark {MARK:#x}/0xffffffff");

@@ -14,6 +14,14 @@ use std::time::Duration;
 #[derive(Debug)]
 pub struct Namespaces(pub Vec<String>);
 
+impl Namespaces {
+    /// Creates one bare namespace `name` (`ip netns add`), deleted when the guard drops.
+    pub fn add(name: &str) -> Namespaces {
+        ip(&["netns", "add", name]);
+        Namespaces(vec![name.to_owned()])
+    }
+}
+
 impl Drop for Namespaces {
     fn drop(&mut self) {
         for n in &self.0 {
@@ -135,7 +143,7 @@ pub struct Capture {
 
 impl Capture {
     /// Starts dumpcap on `devs` inside `ns` (`None`: the current namespace) into `pcap`, with an
-    /// optional capture filter; returns once it is capturing (dumpcap writes the file header only
+    /// optional capture filter (applied to every device); returns once it is capturing (dumpcap writes the file header only
     /// once the interfaces are open).
     pub fn start(ns: Option<&str>, devs: &[&str], filter: Option<&str>, pcap: &Path) -> Capture {
         let mut c = Command::new("dumpcap");
@@ -144,11 +152,12 @@ impl Capture {
             // pcap format: its file header is written only once the interface is capturing
             c.arg("-P");
         }
+        if let Some(f) = filter {
+            // before the first -i: the default filter of every interface
+            c.args(["-f", f]);
+        }
         for d in devs {
             c.args(["-i", d]);
-        }
-        if let Some(f) = filter {
-            c.args(["-f", f]);
         }
         c.arg("-w")
             .arg(pcap)
@@ -201,6 +210,16 @@ impl Capture {
             "dumpcap: {status}"
         );
         self.pcap.clone()
+    }
+}
+
+impl Drop for Capture {
+    /// A capture not stopped (the test failed first) is killed, not left running.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 

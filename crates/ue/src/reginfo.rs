@@ -74,7 +74,65 @@ pub enum ContactEvent {
     Rejected,
 }
 
+impl DocState {
+    /// The schema's token.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocState::Full => "full",
+            DocState::Partial => "partial",
+        }
+    }
+}
+
+impl RegState {
+    /// The schema's token.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RegState::Init => "init",
+            RegState::Active => "active",
+            RegState::Terminated => "terminated",
+        }
+    }
+}
+
+impl ContactState {
+    /// The schema's token.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContactState::Active => "active",
+            ContactState::Terminated => "terminated",
+        }
+    }
+}
+
 impl ContactEvent {
+    /// The schema's token.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContactEvent::Registered => "registered",
+            ContactEvent::Created => "created",
+            ContactEvent::Refreshed => "refreshed",
+            ContactEvent::Shortened => "shortened",
+            ContactEvent::Expired => "expired",
+            ContactEvent::Deactivated => "deactivated",
+            ContactEvent::Probation => "probation",
+            ContactEvent::Unregistered => "unregistered",
+            ContactEvent::Rejected => "rejected",
+        }
+    }
+
+    /// Whether a contact with this event is terminated (RFC 3680 §5.3 state machine).
+    pub fn terminates(self) -> bool {
+        matches!(
+            self,
+            ContactEvent::Expired
+                | ContactEvent::Deactivated
+                | ContactEvent::Probation
+                | ContactEvent::Unregistered
+                | ContactEvent::Rejected
+        )
+    }
+
     fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "registered" => Self::Registered,

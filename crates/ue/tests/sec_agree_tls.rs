@@ -6,32 +6,25 @@
 //! records the REGISTERs the core receives, so the `integrity-protected` values the S-CSCF sees
 //! (TS 24.229 §5.2.2: absent/`no`, then `tls-pending`, then `tls-yes`) are checked directly.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cscf::icscf::{IcscfConfig, ScscfEntry};
-use cscf::node::{
-    host_table, start_icscf, start_pcscf, start_scscf, CxPeerConfig, IcscfNodeConfig, NextHop,
-    PcscfNodeConfig, RoleHandle, ScscfNodeConfig, SipConfig,
-};
 use cscf::pcscf::sec_config::SecAgreeSetting;
-use cscf::pcscf::PcscfConfig;
-use cscf::scscf::ScscfConfig;
-use cscf::store::{RegistrationStore, SqliteStore};
 use hss::provision::demo;
-use hss::server::{Hss, HssConfig};
 use sip::{Message, Method};
-use testkit::scratch::{free_tcp_port, free_udp_port, TempDir};
+use testkit::scratch::TempDir;
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
 use ue::driver::{self, Outcome, Report, RunOptions, Security, TimerConfig, Wire};
 use ue::tls::TlsClient;
 use ue::{Credentials, Isim, Ue, UeConfig};
 
-const REALM: &str = demo::DEMO_REALM;
+#[path = "../../cscf/tests/harness/ims_core.rs"]
+mod ims_core;
+
+use ims_core::{Core, CoreBuilder, REALM};
 
 /// A UDP relay in front of the I-CSCF: requests from the P-CSCF are recorded and forwarded,
 /// whatever comes back from the I-CSCF goes to the P-CSCF.
@@ -109,13 +102,11 @@ impl Relay {
 }
 
 struct Ims {
-    hss: Option<Hss>,
-    roles: Vec<RoleHandle>,
+    core: Core,
     /// The P-CSCF's UDP listener.
     udp: SocketAddr,
     /// The P-CSCF's TLS listener.
     tls: SocketAddr,
-    store: Arc<dyn RegistrationStore>,
     /// What the P-CSCF sent towards the I-CSCF.
     relay: Relay,
     /// The P-CSCF's certificate (PEM).
@@ -126,151 +117,30 @@ impl Ims {
     /// HSS + S/I/P-CSCF; the P-CSCF with `sec_agree` and a TLS listener with a generated
     /// certificate for 127.0.0.1 and pcscf.sa.test (written as PEM files).
     async fn start(dir: &Path, sec_agree: SecAgreeSetting) -> Ims {
-        let (pcscf, icscf, scscf, tls) = (
-            free_udp_port(),
-            free_udp_port(),
-            free_udp_port(),
-            free_tcp_port(),
-        );
+        let mut b = CoreBuilder::loopback("sa.test");
+        b.tcp = true;
+        b.pcscf_tls_listener();
         // the P-CSCF reaches the I-CSCF through a relay that records what it forwards
         let (relay, relay_sock) = Relay::bind().await;
-        relay.forward(relay_sock, pcscf, icscf);
-        let hss = Hss::start(HssConfig {
-            origin_host: "hss.sa.test".into(),
-            origin_realm: REALM.into(),
-            diameter_listen: "127.0.0.1:0".parse().unwrap(),
-            data_dir: dir.to_path_buf(),
-            ..HssConfig::default()
-        })
-        .await
-        .expect("HSS starts");
-        hss.provision_demo(4).await.expect("demo subscribers");
-        let hss_addr = hss.local_addrs().diameter;
-        let mut hosts = BTreeMap::new();
-        for (n, p) in [
-            ("pcscf", pcscf),
-            ("icscf", icscf),
-            ("scscf", scscf),
-            ("relay", relay.port),
-        ] {
-            hosts.insert(format!("{n}.sa.test"), vec![format!("udp:127.0.0.1:{p}")]);
-        }
-        hosts.insert(REALM.to_string(), vec![format!("udp:127.0.0.1:{icscf}")]);
-        let table = host_table(&hosts).unwrap();
-        let store: Arc<dyn RegistrationStore> =
-            Arc::new(SqliteStore::open_in_dir(dir).await.expect("store"));
-        let sip = |role: &str, listen: Vec<String>| SipConfig {
-            listen,
-            host: format!("{role}.sa.test"),
-            aliases: vec![],
-            t1_ms: None,
-        };
-        let cx = |role: &str| CxPeerConfig {
-            origin_host: format!("{role}.sa.test"),
-            origin_realm: REALM.into(),
-            hss_host: "hss.sa.test".into(),
-            hss_addr,
-            hss_realm: REALM.into(),
-            timeout_ms: 2000,
-            relay_host: None,
-        };
-        let scscf_name = format!("sip:scscf.sa.test:{scscf}");
-        let s = start_scscf(
-            &ScscfNodeConfig {
-                sip: sip(
-                    "scscf",
-                    vec![
-                        format!("udp:127.0.0.1:{scscf}"),
-                        format!("tcp:127.0.0.1:{scscf}"),
-                    ],
-                ),
-                cx: cx("scscf"),
-                registrar: ScscfConfig {
-                    server_name: scscf_name.clone(),
-                    realm: REALM.into(),
-                    min_expires: 2,
-                    ..ScscfConfig::default()
-                },
-            },
-            store.clone(),
-            NextHop::new(table.clone()),
-        )
-        .await
-        .expect("S-CSCF starts");
-        let i = start_icscf(
-            &IcscfNodeConfig {
-                sip: sip(
-                    "icscf",
-                    vec![
-                        format!("udp:127.0.0.1:{icscf}"),
-                        format!("tcp:127.0.0.1:{icscf}"),
-                    ],
-                ),
-                cx: cx("icscf"),
-                icscf: IcscfConfig {
-                    scscfs: vec![ScscfEntry {
-                        name: scscf_name,
-                        capabilities: vec![],
-                    }],
-                    max_attempts: 3,
-                },
-            },
-            NextHop::new(table.clone()),
-        )
-        .await
-        .expect("I-CSCF starts");
-        let (c, k) = sip_stack::generate_self_signed(&["127.0.0.1", "pcscf.sa.test"]).unwrap();
-        let (cp, kp) = (dir.join("pcscf.crt"), dir.join("pcscf.key"));
-        std::fs::write(&cp, &c).unwrap();
-        std::fs::write(&kp, k).unwrap();
-        let (tls_cert, tls_key) = (Some(cp), Some(kp));
-        let p = start_pcscf(
-            &PcscfNodeConfig {
-                sip: sip(
-                    "pcscf",
-                    vec![
-                        format!("udp:127.0.0.1:{pcscf}"),
-                        format!("tls:127.0.0.1:{tls}"),
-                    ],
-                ),
-                pcscf: PcscfConfig {
-                    icscf: format!("sip:relay.sa.test:{}", relay.port),
-                    visited_network_id: REALM.into(),
-                    sec_agree,
-                    tls_cert,
-                    tls_key,
-                    ..PcscfConfig::default()
-                },
-            },
-            store.clone(),
-            NextHop::new(table),
-        )
-        .await
-        .expect("P-CSCF starts");
-        let tls_addr = p
-            .sip
-            .iter()
-            .find(|(t, _)| *t == sip_stack::Transport::Tls)
-            .expect("TLS listener")
-            .1;
+        relay.forward(relay_sock, b.pcscf_port, b.icscf_port);
+        b.hosts.push(("relay".into(), relay.port));
+        b.pcscf_next_hop = Some(format!("sip:relay.sa.test:{}", relay.port));
+        b.scscf.min_expires = 2;
+        b.pcscf.sec_agree = sec_agree;
+        let cert = b.pcscf_cert_files(dir);
+        let core = b.start(dir, 4).await;
+        let tls = core.pcscf_tls();
         Ims {
-            hss: Some(hss),
-            udp: p.sip[0].1,
-            tls: tls_addr,
-            roles: vec![s, i, p],
-            store,
+            udp: core.pcscf,
+            tls,
+            core,
             relay,
-            cert: c,
+            cert,
         }
     }
 
-    async fn stop(mut self) {
-        for r in self.roles.drain(..).rev() {
-            r.shutdown().await;
-        }
-        if let Some(h) = self.hss.take() {
-            h.shutdown().await;
-        }
+    async fn stop(self) {
+        self.core.stop().await
     }
 }
 
@@ -445,6 +315,5 @@ async fn tls_prior_to_registration_register_refresh_deregister() {
         ["-", "tls-pending", "tls-yes", "tls-yes"],
         "{l}"
     );
-    let _ = &ims.store;
     ims.stop().await;
 }

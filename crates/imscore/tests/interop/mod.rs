@@ -18,6 +18,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::*;
+use testkit::netns::{self, ip};
 
 /// The repository's `interop/` directory.
 pub const INTEROP_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../interop");
@@ -212,19 +213,6 @@ pub struct Netns {
     pub host_ip: String,
     /// Its end's address.
     pub ns_ip: String,
-}
-
-fn ip(args: &[&str]) {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .expect("ip (iproute2) must be installed");
-    assert!(
-        out.status.success(),
-        "ip {}: {} (network namespaces need root)",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 impl Netns {
@@ -623,7 +611,7 @@ pub fn warm_up(dir: &Path, ue: &Sipp<'_>, imsi_n: u64, procs: &mut [&mut Proc]) 
 
 /// A dumpcap capture on `lo` of some ports; stopped (and the file complete) with [`Capture::stop`].
 pub struct Capture {
-    proc: Option<Proc>,
+    dumpcap: netns::Capture,
     /// The pcapng file.
     pub file: PathBuf,
 }
@@ -642,25 +630,13 @@ impl Capture {
             .collect::<Vec<_>>()
             .join(" or ");
         let file = dir.join(format!("{name}.pcapng"));
-        let mut cmd = Command::new("dumpcap");
-        for i in interfaces {
-            cmd.args(["-i", i, "-f", &filter]);
-        }
-        cmd.arg("-w").arg(&file);
-        let mut p = Proc::spawn("dumpcap", cmd, dir.join(format!("{name}.dumpcap.log")));
-        p.wait_for("Capturing on", 20);
-        std::thread::sleep(Duration::from_millis(300));
-        Capture {
-            proc: Some(p),
-            file,
-        }
+        let dumpcap = netns::Capture::start(None, interfaces, Some(&filter), &file);
+        Capture { dumpcap, file }
     }
 
     /// Stops the capture and returns the file.
-    pub fn stop(mut self) -> PathBuf {
-        std::thread::sleep(Duration::from_millis(500));
-        drop(self.proc.take()); // SIGTERM: dumpcap closes the file
-        self.file.clone()
+    pub fn stop(self) -> PathBuf {
+        self.dumpcap.stop()
     }
 }
 
@@ -678,32 +654,8 @@ pub struct Verdict {
 }
 
 fn tshark(file: &Path, decode: &[String], filter: &str, fields: &[&str]) -> Vec<Vec<String>> {
-    let mut cmd = Command::new("tshark");
-    cmd.arg("-r")
-        .arg(file)
-        .args(decode)
-        .args(["-Y", filter, "-T", "fields"]);
-    cmd.args([
-        "-E",
-        "separator=|",
-        "-E",
-        "occurrence=a",
-        "-E",
-        "aggregator=,",
-    ]);
-    for f in fields {
-        cmd.args(["-e", f]);
-    }
-    let out = cmd.output().expect("tshark must be installed");
-    assert!(
-        out.status.success(),
-        "tshark -Y {filter}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| l.split('|').map(String::from).collect())
-        .collect()
+    let decode: Vec<&str> = decode.iter().map(String::as_str).collect();
+    netns::tshark_fields(None, file, &decode, filter, fields)
 }
 
 /// Has tshark judge a capture: `sip_ports` (UDP) are decoded as SIP and `diameter_ports` (TCP) as
