@@ -27,6 +27,7 @@ pub mod isim;
 pub mod load;
 pub mod reginfo;
 pub mod register;
+mod register_wire;
 pub mod security;
 pub mod tls;
 pub mod trace;

@@ -8,6 +8,7 @@
 //! transaction that timed out is reported back as [`Event::Timeout`].
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aka::digest::{self, Algorithm, DigestInput, Qop, QopParams};
@@ -23,6 +24,7 @@ use zeroize::Zeroizing;
 use crate::error::{Result, UeError};
 use crate::isim::Isim;
 use crate::reginfo::{self, ContactEvent, ContactState, DocState, RegState};
+use crate::register_wire::{AuthWire, RegisterParts, RegisterTemplate};
 use crate::security::{SecurityOffer, SecuritySetup};
 
 /// Most 401 challenges answered in one registration attempt before giving up.
@@ -248,6 +250,8 @@ struct AuthCtx {
     qop: bool,
     ha1: Ha1,
     nc: u32,
+    /// The fixed parts of the Authorization value for the pre-serialised REGISTER.
+    wire: Option<AuthWire>,
 }
 
 /// What kind of Authorization header a REGISTER carries.
@@ -302,6 +306,8 @@ pub struct Ue {
     associated_uris: Vec<NameAddr>,
     sub: Option<Subscription>,
     refused: bool,
+    /// The pre-serialised REGISTER (unprotected flow without sec-agree), shared by clones.
+    wire: Option<Arc<RegisterTemplate>>,
 }
 
 impl fmt::Debug for Ue {
@@ -312,6 +318,29 @@ impl fmt::Debug for Ue {
             .field("call_id", &self.call_id)
             .field("cseq", &self.cseq)
             .finish_non_exhaustive()
+    }
+}
+
+/// The `Allow` value of the UE's REGISTER.
+const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, NOTIFY, UPDATE, PRACK, MESSAGE, OPTIONS";
+
+/// Eight random bytes in lower-case hex, without allocating (Via branch, cnonce).
+#[derive(Clone, Copy)]
+struct Hex16([u8; 16]);
+
+impl Hex16 {
+    fn random() -> Self {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let r = rand::random::<u64>().to_le_bytes();
+        let mut h = [0u8; 16];
+        for (i, b) in r.iter().enumerate() {
+            h[2 * i] = HEX[usize::from(b >> 4)];
+            h[2 * i + 1] = HEX[usize::from(b & 15)];
+        }
+        Hex16(h)
+    }
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or("0000000000000000")
     }
 }
 
@@ -393,12 +422,41 @@ impl Ue {
             associated_uris: Vec::new(),
             sub: None,
             refused: false,
+            wire: None,
         };
         ue.new_registration();
         ue.build_register(AuthLine::Initial, ue.cfg.expires, Flow::Unprotected)?;
         ue.cseq = 0;
         ue.pending = None;
+        ue.wire = ue.register_template().map(Arc::new);
         Ok(ue)
+    }
+
+    /// The fixed parts of this UE's REGISTER on the unprotected flow, rendered with the same
+    /// header types as [`Ue::build_register`]; `None` with security agreement (the offer and
+    /// the flow change during the registration) or if a part cannot be written verbatim.
+    fn register_template(&self) -> Option<RegisterTemplate> {
+        if !self.cfg.security.is_empty() || self.protected {
+            return None;
+        }
+        let via = self
+            .via_with_branch(Flow::Unprotected, "z9hG4bK")
+            .to_string();
+        if !via.ends_with(";branch=z9hG4bK") {
+            return None;
+        }
+        let route = self.pcscf_route(Flow::Unprotected);
+        RegisterTemplate::new(&RegisterParts {
+            request_uri: &format!("sip:{}", self.cfg.home_domain),
+            via_head: &via,
+            route: route.as_deref(),
+            impu: &self.cfg.impu,
+            contact: &self.contact(None).to_string(),
+            contact_dereg: &self.contact(Some(0)).to_string(),
+            initial_auth: &self.initial_authorization().to_string(),
+            allow: ALLOW,
+            user_agent: &self.cfg.user_agent,
+        })
     }
 
     /// Current phase.
@@ -521,7 +579,11 @@ impl Ue {
         }
     }
 
-    fn via(&self, flow: Flow) -> Via {
+    fn via(&self, flow: Flow, branch: &str) -> Via {
+        self.via_with_branch(flow, &format!("z9hG4bK{branch}"))
+    }
+
+    fn via_with_branch(&self, flow: Flow, branch: &str) -> Via {
         let port = match (flow, &self.cfg.security.ipsec, &self.chosen) {
             (Flow::Protected, Some(o), Some(m))
                 if m.mechanism.eq_ignore_ascii_case("ipsec-3gpp") =>
@@ -544,7 +606,7 @@ impl Ue {
             },
             host_of(&self.cfg.local_host),
             Some(port),
-            format!("z9hG4bK{}", rand_hex(8)),
+            branch,
         )
     }
 
@@ -595,8 +657,17 @@ impl Ue {
         Ok(digest::response(ha1, &input)?)
     }
 
-    fn authorization(&mut self, line: AuthLine) -> Result<AuthHeader> {
-        let home_uri = format!("sip:{}", self.cfg.home_domain);
+    /// `nonce="", response=""` (TS 24.229 §5.1.1.2.1).
+    fn initial_authorization(&self) -> AuthHeader {
+        AuthHeader::digest()
+            .with_quoted("username", self.cfg.impi.as_str())
+            .with_quoted("realm", self.cfg.home_domain.as_str())
+            .with_quoted("uri", format!("sip:{}", self.cfg.home_domain))
+            .with_quoted("nonce", "")
+            .with_quoted("response", "")
+    }
+
+    fn authorization(&mut self, line: AuthLine, cnonce: &str) -> Result<AuthHeader> {
         let full = |ctx: &AuthCtx, response: String, cnonce: &str| {
             let mut h = AuthHeader::digest()
                 .with_quoted("username", ctx.username.as_str())
@@ -617,28 +688,21 @@ impl Ue {
             h
         };
         Ok(match line {
-            AuthLine::Initial => AuthHeader::digest()
-                .with_quoted("username", self.cfg.impi.as_str())
-                .with_quoted("realm", self.cfg.home_domain.as_str())
-                .with_quoted("uri", home_uri)
-                .with_quoted("nonce", "")
-                .with_quoted("response", ""),
+            AuthLine::Initial => self.initial_authorization(),
             AuthLine::Computed => {
                 let Some(ctx) = self.auth.as_mut() else {
-                    return self.authorization(AuthLine::Initial);
+                    return Ok(self.initial_authorization());
                 };
                 ctx.nc = ctx.nc.wrapping_add(1);
                 let ctx = ctx.clone();
-                let cnonce = rand_hex(8);
-                let resp = Self::digest_response(&ctx, &ctx.ha1, &cnonce)?;
-                full(&ctx, resp, &cnonce)
+                let resp = Self::digest_response(&ctx, &ctx.ha1, cnonce)?;
+                full(&ctx, resp, cnonce)
             }
             AuthLine::Auts { ctx, auts } => {
-                let cnonce = rand_hex(8);
                 // RFC 3310 §3.4: the response is computed with an empty password
                 let ha1 = digest::ha1(&ctx.username, &ctx.realm, b"");
-                let resp = Self::digest_response(&ctx, &ha1, &cnonce)?;
-                full(&ctx, resp, &cnonce).with_quoted("auts", auts)
+                let resp = Self::digest_response(&ctx, &ha1, cnonce)?;
+                full(&ctx, resp, cnonce).with_quoted("auts", auts)
             }
             AuthLine::Refused { ctx } => AuthHeader::digest()
                 .with_quoted("username", ctx.username.as_str())
@@ -651,11 +715,84 @@ impl Ue {
     }
 
     fn build_register(&mut self, line: AuthLine, expires: u32, flow: Flow) -> Result<Message> {
+        let (branch, cnonce) = (Hex16::random(), Hex16::random());
+        let fast = flow == Flow::Unprotected
+            && !self.protected
+            && match &line {
+                AuthLine::Initial => true,
+                AuthLine::Computed => self.auth.as_ref().is_none_or(|c| c.wire.is_some()),
+                _ => false,
+            };
+        match self.wire.clone() {
+            Some(t) if fast => {
+                self.fast_register(&t, line, expires, branch.as_str(), cnonce.as_str())
+            }
+            _ => self.built_register(line, expires, flow, branch.as_str(), cnonce.as_str()),
+        }
+    }
+
+    /// The REGISTER from the pre-serialised template: the same bytes as
+    /// [`Ue::built_register`] with the same branch and cnonce (only for the unprotected flow
+    /// without sec-agree, and an initial or computed Authorization).
+    fn fast_register(
+        &mut self,
+        t: &RegisterTemplate,
+        line: AuthLine,
+        expires: u32,
+        branch: &str,
+        cnonce: &str,
+    ) -> Result<Message> {
         let seq = self.cseq.wrapping_add(1);
-        let auth = self.authorization(line)?;
+        let mut out = String::with_capacity(t.capacity());
+        match (line, self.auth.as_mut()) {
+            (AuthLine::Computed, Some(ctx)) => {
+                ctx.nc = ctx.nc.wrapping_add(1);
+                let resp = Self::digest_response(ctx, &ctx.ha1, cnonce)?;
+                let Some(aw) = ctx.wire.as_ref() else {
+                    return Err(UeError::Config("no pre-serialised Authorization".into()));
+                };
+                let qop = ctx.qop.then_some((cnonce, ctx.nc));
+                let write = |o: &mut String| aw.write(o, &resp, qop);
+                t.write(
+                    &mut out,
+                    branch,
+                    &self.from_tag,
+                    &self.call_id,
+                    seq,
+                    expires,
+                    Some(&write),
+                );
+            }
+            _ => t.write(
+                &mut out,
+                branch,
+                &self.from_tag,
+                &self.call_id,
+                seq,
+                expires,
+                None,
+            ),
+        }
+        let msg = Message::parse(bytes::Bytes::from(out.into_bytes()))?;
+        self.cseq = seq;
+        self.pending = Some((seq, expires));
+        Ok(msg)
+    }
+
+    /// The REGISTER through the [`MessageBuilder`].
+    fn built_register(
+        &mut self,
+        line: AuthLine,
+        expires: u32,
+        flow: Flow,
+        branch: &str,
+        cnonce: &str,
+    ) -> Result<Message> {
+        let seq = self.cseq.wrapping_add(1);
+        let auth = self.authorization(line, cnonce)?;
         let mut b =
             MessageBuilder::request(Method::Register, format!("sip:{}", self.cfg.home_domain))
-                .header(HeaderName::Via, self.via(flow))
+                .header(HeaderName::Via, self.via(flow, branch))
                 .header(HeaderName::MaxForwards, 70);
         if let Some(r) = self.pcscf_route(flow) {
             b = b.header(HeaderName::Route, r);
@@ -677,10 +814,7 @@ impl Ue {
         b = self.sec_agree_headers(b, flow, true);
         let msg = b
             .header(HeaderName::Authorization, auth)
-            .header(
-                "Allow",
-                "INVITE, ACK, CANCEL, BYE, NOTIFY, UPDATE, PRACK, MESSAGE, OPTIONS",
-            )
+            .header("Allow", ALLOW)
             .header(HeaderName::UserAgent, &self.cfg.user_agent)
             .build()?;
         self.cseq = seq;
@@ -975,7 +1109,18 @@ impl Ue {
             qop,
             ha1: Ha1::from_bytes([0; 16]),
             nc: 0,
+            wire: None,
         };
+        if self.wire.is_some() {
+            ctx.wire = AuthWire::new(
+                &ctx.username,
+                &ctx.realm,
+                &ctx.nonce,
+                &ctx.uri,
+                ctx.algorithm.name(),
+                ctx.opaque.as_deref(),
+            );
+        }
         let mut keys = None;
         match (&mut self.creds, algorithm) {
             (Credentials::Password(pw), Algorithm::Md5) => {
@@ -1107,7 +1252,7 @@ impl Ue {
             None => format!("<{}>", self.cfg.impu),
         };
         let mut b = MessageBuilder::request(Method::Subscribe, &self.cfg.impu)
-            .header(HeaderName::Via, self.via(flow))
+            .header(HeaderName::Via, self.via(flow, &rand_hex(8)))
             .header(HeaderName::MaxForwards, 70)
             .headers(HeaderName::Route, self.sub_route(flow))
             .header(
@@ -1360,6 +1505,177 @@ mod tests {
         assert_eq!(refresh_delay(1200), Duration::from_secs(600));
         assert_eq!(refresh_delay(600), Duration::from_secs(300));
         assert_eq!(refresh_delay(1), Duration::from_secs(0));
+    }
+
+    fn wire_ue() -> Ue {
+        let mut cfg = UeConfig::new(
+            "alice@ims.test",
+            "sip:alice@ims.test",
+            "ims.test",
+            "192.0.2.7",
+            5062,
+        );
+        cfg.pcscf = Some(("192.0.2.1".into(), 5060));
+        cfg.instance_id = Some("<urn:gsma:imei:35910506-000422-0>".into());
+        cfg.reg_id = Some(1);
+        cfg.reg_event_expires = None;
+        let ue = Ue::new(cfg, Credentials::Password(Password::new("secret"))).unwrap();
+        assert!(
+            ue.wire.is_some(),
+            "no pre-serialised REGISTER for a plain UDP UE"
+        );
+        ue
+    }
+
+    fn sent(actions: &[Action]) -> Message {
+        actions
+            .iter()
+            .find_map(|a| match a {
+                Action::Send { msg, flow } => {
+                    assert_eq!(*flow, Flow::Unprotected);
+                    Some(msg.clone())
+                }
+                _ => None,
+            })
+            .expect("a REGISTER was sent")
+    }
+
+    /// The random parts of a REGISTER the machine sent: Via branch (hex) and cnonce.
+    fn randoms(msg: &Message) -> (String, String) {
+        let branch = msg.top_via().unwrap().branch().unwrap().to_string();
+        let branch = branch.strip_prefix("z9hG4bK").unwrap().to_string();
+        let auth = msg.header_value("Authorization").unwrap().to_string();
+        let cnonce = auth
+            .split("cnonce=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap_or("0000000000000000")
+            .to_string();
+        (branch, cnonce)
+    }
+
+    /// What the MessageBuilder path gives for the REGISTER the machine `after` just sent: the
+    /// counters the request advanced (CSeq, nonce count) are rewound, then the builder builds
+    /// it again with the same branch and cnonce.
+    fn rebuilt(after: &Ue, msg: &Message, line: AuthLine) -> Message {
+        let mut b = after.clone();
+        b.cseq -= 1;
+        if let (AuthLine::Computed, Some(ctx)) = (&line, b.auth.as_mut()) {
+            ctx.nc -= 1;
+        }
+        let (branch, cnonce) = randoms(msg);
+        let expires = msg.expires().unwrap().unwrap();
+        let again = b
+            .built_register(line, expires, Flow::Unprotected, &branch, &cnonce)
+            .unwrap();
+        assert_eq!(b.cseq, after.cseq);
+        assert_eq!(b.pending, after.pending);
+        assert_eq!(
+            b.auth.as_ref().map(|c| c.nc),
+            after.auth.as_ref().map(|c| c.nc)
+        );
+        again
+    }
+
+    fn same_bytes(fast: &Message, built: &Message) {
+        assert_eq!(
+            String::from_utf8_lossy(fast.as_bytes()),
+            String::from_utf8_lossy(built.as_bytes())
+        );
+    }
+
+    /// Initial, authenticated, re- and de-REGISTER from the pre-serialised template are byte for
+    /// byte what the MessageBuilder path produces, with and without qop / opaque.
+    #[test]
+    fn pre_serialised_register_matches_the_builder() {
+        for www in [
+            r#"Digest realm="ims.test", nonce="bm9uY2UtMQ==", algorithm=MD5, qop="auth", opaque="op\"aque""#,
+            r#"Digest realm="ims.test", nonce="n2", algorithm=MD5"#,
+        ] {
+            let now = Instant::now();
+            let mut ue = wire_ue();
+            let reg1 = sent(&ue.handle(Event::Start, now));
+            same_bytes(&reg1, &rebuilt(&ue, &reg1, AuthLine::Initial));
+            assert!(reg1
+                .as_bytes()
+                .starts_with(b"REGISTER sip:ims.test SIP/2.0\r\n"));
+            assert_eq!(reg1.cseq().unwrap().seq, 1);
+
+            let c401 = MessageBuilder::response_to(&reg1, 401, "Unauthorized", Some("s1"))
+                .header(HeaderName::WwwAuthenticate, www)
+                .build()
+                .unwrap();
+            let reg2 = sent(&ue.handle(Event::Response(c401), now));
+            assert!(ue.auth.as_ref().unwrap().wire.is_some());
+            same_bytes(&reg2, &rebuilt(&ue, &reg2, AuthLine::Computed));
+            // the computed response verifies against the password
+            let auth = reg2.header_value("Authorization").unwrap().to_string();
+            let ctx = ue.auth.clone().unwrap();
+            let (_, cnonce) = randoms(&reg2);
+            let want = Ue::digest_response(
+                &ctx,
+                &digest::ha1("alice@ims.test", "ims.test", b"secret"),
+                &cnonce,
+            )
+            .unwrap();
+            assert!(auth.contains(&format!("response=\"{want}\"")), "{auth}");
+            assert_eq!(reg2.cseq().unwrap().seq, 2);
+            assert_eq!(reg2.call_id().unwrap(), reg1.call_id().unwrap());
+
+            let ok = MessageBuilder::response_to(&reg2, 200, "OK", Some("s1"))
+                .build()
+                .unwrap();
+            ue.handle(Event::Response(ok), now);
+            assert_eq!(ue.phase(), Phase::Registered);
+
+            let reg3 = sent(&ue.handle(Event::TimerFired(TimerId::Reregister), now));
+            same_bytes(&reg3, &rebuilt(&ue, &reg3, AuthLine::Computed));
+            assert_eq!(reg3.cseq().unwrap().seq, 3);
+            assert_eq!(reg3.expires().unwrap(), Some(600_000));
+
+            let ok = MessageBuilder::response_to(&reg3, 200, "OK", Some("s1"))
+                .build()
+                .unwrap();
+            ue.handle(Event::Response(ok), now);
+            let reg4 = sent(&ue.handle(Event::Stop, now));
+            same_bytes(&reg4, &rebuilt(&ue, &reg4, AuthLine::Computed));
+            assert_eq!(reg4.expires().unwrap(), Some(0));
+            assert!(String::from_utf8_lossy(reg4.as_bytes()).contains(";expires=0\r\n"));
+        }
+    }
+
+    /// A de-registration before any challenge carries the initial Authorization.
+    #[test]
+    fn pre_serialised_deregister_without_challenge_matches_the_builder() {
+        let now = Instant::now();
+        let mut ue = wire_ue();
+        sent(&ue.handle(Event::Start, now));
+        let dereg = sent(&ue.handle(Event::Stop, now));
+        same_bytes(&dereg, &rebuilt(&ue, &dereg, AuthLine::Initial));
+        assert_eq!(dereg.expires().unwrap(), Some(0));
+    }
+
+    /// Sec-agree UEs keep the builder path (the offer and the flow change).
+    #[test]
+    fn sec_agree_ue_has_no_template() {
+        let mut cfg = UeConfig::new(
+            "a@ims.test",
+            "sip:a@ims.test",
+            "ims.test",
+            "192.0.2.7",
+            5062,
+        );
+        cfg.security.tls = true;
+        let isim = Isim::new(
+            &aka::K::from_hex("465b5ce8b199b49faa5f0a2ee238a6bc").unwrap(),
+            &crate::isim::OperatorKey::Opc(
+                aka::Opc::from_hex("cd63cb71954a9f4e48a5994e37a02baf").unwrap(),
+            ),
+            aka::Amf([0x80, 0]),
+        )
+        .unwrap();
+        let ue = Ue::new(cfg, Credentials::Aka(Box::new(isim))).unwrap();
+        assert!(ue.wire.is_none());
     }
 
     #[test]
