@@ -34,7 +34,11 @@ fn core_config(ports: &Ports) -> String {
     let cfg = config_text(ports);
     let local = format!("127.0.0.1:{}", ports.pcscf);
     let veth = format!("{CORE_IP}:{}", ports.pcscf);
-    let cfg = cfg.replace(&local, &veth).replace("#ipsec# ", "");
+    let cfg = cfg
+        .replace(&local, &veth)
+        .replace("#ipsec# ", "")
+        .replace("\nmin_expires = 60", "\nmin_expires = 2");
+    assert!(cfg.contains("\nmin_expires = 2"), "config example changed");
     assert!(
         cfg.contains(&format!("listen = [\"udp:{veth}\", \"tcp:{veth}\"]")),
         "P-CSCF listener not moved"
@@ -164,7 +168,14 @@ fn ue_registers_over_esp_with_imscore_up_and_bench_runs_with_ipsec() {
         .args(["--impu", &format!("sip:{id}@{REALM}")])
         .args(["--k", &hex::encode(DEMO_K), "--op", &hex::encode(DEMO_OP)])
         .args(["--amf", "8000"])
-        .args(["--sec", "ipsec", "--expires", "6", "--trace", "--esp-keylog"])
+        .args([
+            "--sec",
+            "ipsec",
+            "--expires",
+            "6",
+            "--trace",
+            "--esp-keylog",
+        ])
         .arg(&keylog)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -146,7 +146,9 @@ impl LocationInfoAnswer {
         Ok(Self {
             common: common.finish()?,
             server_name,
-            server_capabilities: caps,
+            // an empty one says no more than an absent one, and is never written (see
+            // `ServerCapabilities::write`): decoded as absent, so decode ∘ encode is the identity
+            server_capabilities: caps.filter(|c: &ServerCapabilities| !c.is_empty()),
             wildcarded_public_identity: wpi,
             wildcarded_impu: wimpu,
             lia_flags: flags,
