@@ -382,6 +382,18 @@ fn wrong_key_fails_with_reason() {
         "{}",
         text(&out.stderr)
     );
+    // protected ports inside the ephemeral range would capture the unprotected sockets' traffic
+    let mut args = ue_args(&core, 4, K);
+    let i = args.iter().position(|a| a == "--pcscf").expect("--pcscf") + 1;
+    args[i] = "192.0.2.1:5060".into();
+    args.extend(["--sec", "ipsec", "--ipsec-ports", "40000-41000"].map(String::from));
+    let out = run_bounded(&args, 10);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("overlaps the kernel's ephemeral port range"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 /// `imscore bench`: 200 demo UEs register, then de-register; JSON summary and SVG plot.

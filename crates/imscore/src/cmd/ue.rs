@@ -155,12 +155,31 @@ impl SecArgs {
                  datapath; run it on another host or network namespace"
             )));
         }
+        // the policy rule routes the protected port range into the ESP datapath: the kernel's
+        // ephemeral ports, where the unprotected sockets are bound, must stay outside it
+        let (a, b) = self.ipsec_ports;
+        if let Some((lo, hi)) = ephemeral_port_range() {
+            if a <= hi && lo <= b {
+                return Err(UeError::Config(format!(
+                    "--ipsec-ports {a}-{b} overlaps the kernel's ephemeral port range {lo}-{hi} \
+                     (net.ipv4.ip_local_port_range), where the unprotected sockets are bound: \
+                     their traffic would be routed into the ESP datapath; choose ports outside it"
+                )));
+            }
+        }
         let local = driver::local_ip_for(pcscf);
         let mut s = IpsecSettings::new(pcscf.ip(), local);
         s.ports = self.ipsec_ports;
         s.keylog = self.esp_keylog.clone();
         UeDatapath::start(s)
     }
+}
+
+/// The kernel's ephemeral port range in this network namespace (`ip_local_port_range`).
+fn ephemeral_port_range() -> Option<(u16, u16)> {
+    let t = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
+    let mut it = t.split_whitespace().map(|v| v.parse::<u16>().ok());
+    Some((it.next()??, it.next()??))
 }
 
 /// Resolves HOST:PORT.
