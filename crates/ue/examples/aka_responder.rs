@@ -6,7 +6,8 @@
 //!
 //! So that the responder is not what a comparison measures, THREADS threads (default: the number
 //! of CPUs) share one UDP socket (every client, whatever its number of sockets, is served by all
-//! threads) and move datagrams in batches of 64 with `recvmmsg(2)` / `sendmmsg(2)`.
+//! threads) and move datagrams in batches of 64 with `recvmmsg(2)` / `sendmmsg(2)`. Answers are
+//! rendered with `MessageBuilder::to_bytes` (not `build`, which would parse each answer again).
 //!
 //! ```text
 //! cargo run --release -p ue --example aka_responder -- 127.0.0.1:5070 K OP AMF [THREADS]
@@ -232,7 +233,7 @@ fn answer(
         .and_then(|a| Some((a.nonce()?, a.response()?)))
         .filter(|(n, _)| !n.is_empty());
     let resp = if req.method() != Some(Method::Register) {
-        MessageBuilder::response_to(&req, 200, "OK", Some("resp")).build()
+        MessageBuilder::response_to(&req, 200, "OK", Some("resp")).to_bytes()
     } else if let (Some((nonce, response)), Some(a)) = (given, auth.as_ref()) {
         let good = AkaNonce::decode(nonce).ok().is_some_and(|n| {
             let (res, _, _, _) = m.f2345(&n.rand);
@@ -262,10 +263,10 @@ fn answer(
             if let Some(c) = req.header_value("Contact") {
                 b = b.header("Contact", format!("{c};expires={exp}"));
             }
-            b.build()
+            b.to_bytes()
         } else {
             counts.bad.fetch_add(1, Ordering::Relaxed);
-            MessageBuilder::response_to(&req, 403, "Forbidden", Some("resp")).build()
+            MessageBuilder::response_to(&req, 403, "Forbidden", Some("resp")).to_bytes()
         }
     } else {
         counts.challenged.fetch_add(1, Ordering::Relaxed);
@@ -293,7 +294,7 @@ fn answer(
                     av.sip_nonce()
                 ),
             )
-            .build()
+            .to_bytes()
     };
-    resp.ok().map(|r| r.wire())
+    resp.ok()
 }
