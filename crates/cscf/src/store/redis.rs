@@ -122,6 +122,16 @@ impl RedisStore {
         format!("{}{kind}-exp", self.prefix)
     }
 
+    /// Members of the `kind` expiry index whose expiry is strictly before `before`.
+    async fn expiring(&self, kind: &str, before: UnixSecs) -> Result<Vec<String>, CscfError> {
+        Ok(redis::cmd("ZRANGEBYSCORE")
+            .arg(self.z(kind))
+            .arg("-inf")
+            .arg(format!("({before}"))
+            .query_async(&mut self.conn.clone())
+            .await?)
+    }
+
     async fn write_reg(
         &self,
         reg: &Registration,
@@ -238,12 +248,7 @@ impl RegistrationStore for RedisStore {
         &self,
         before: UnixSecs,
     ) -> Result<Vec<Expiring>, CscfError> {
-        let aors: Vec<String> = redis::cmd("ZRANGEBYSCORE")
-            .arg(self.z("reg"))
-            .arg("-inf")
-            .arg(format!("({before}"))
-            .query_async(&mut self.conn.clone())
-            .await?;
+        let aors = self.expiring("reg", before).await?;
         let mut out = Vec::with_capacity(aors.len());
         for aor in aors {
             // Re-read: a concurrent write may have moved or removed it since.
@@ -309,12 +314,7 @@ impl RegistrationStore for RedisStore {
         &self,
         before: UnixSecs,
     ) -> Result<Vec<UeRegistration>, CscfError> {
-        let ids: Vec<String> = redis::cmd("ZRANGEBYSCORE")
-            .arg(self.z("ue"))
-            .arg("-inf")
-            .arg(format!("({before}"))
-            .query_async(&mut self.conn.clone())
-            .await?;
+        let ids = self.expiring("ue", before).await?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             let body: Option<String> = redis::cmd("GET")
@@ -514,12 +514,7 @@ impl RegistrationStore for RedisStore {
         &self,
         before: UnixSecs,
     ) -> Result<Vec<RegSubscription>, CscfError> {
-        let ids: Vec<String> = redis::cmd("ZRANGEBYSCORE")
-            .arg(self.z("sub"))
-            .arg("-inf")
-            .arg(format!("({before}"))
-            .query_async(&mut self.conn.clone())
-            .await?;
+        let ids = self.expiring("sub", before).await?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             if let Some(s) = self.get_reg_subscription(&id).await? {
