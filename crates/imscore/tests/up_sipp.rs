@@ -51,7 +51,13 @@ fn sipp_registers_1000_demo_subscribers_with_ims_aka() {
     );
 
     let outcomes = outcomes(&run.trace);
-    assert_eq!(outcomes.len(), N as usize, "one Call-ID per registration");
+    assert_eq!(
+        outcomes.len(),
+        N as usize,
+        "one Call-ID per registration; SIPp exited with {:?}:\n{}",
+        run.status,
+        run.output
+    );
     let (mut ok, mut zero_failed, mut zero_ok) = (0usize, 0usize, 0usize);
     let mut wrong = Vec::new();
     for (cid, o) in &outcomes {

@@ -32,6 +32,14 @@ pub fn exercise(data: &[u8]) {
         return;
     };
     let _ = m.validate();
+    // the branch scanner agrees with the Via parser wherever the parser accepts the top Via
+    if let Ok(v) = m.top_via() {
+        assert_eq!(
+            m.top_via_branch().as_ref().map(|b| b.as_str()),
+            v.branch(),
+            "top_via_branch == top_via().branch()"
+        );
+    }
     let _ = (
         m.method(),
         m.status(),

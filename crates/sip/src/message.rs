@@ -862,24 +862,73 @@ impl Message {
     /// Parses the first element of the first `id` header (`None` if absent). Only that element is
     /// parsed, so reading the top Via of a long Via list is cheap.
     pub fn parse_first<T: crate::headers::Header>(&self, id: HeaderName) -> Result<Option<T>> {
+        let Some((e, t)) = self.first_element(id)? else {
+            return Ok(None);
+        };
+        T::parse(&t).map(Some).map_err(|reason| self.bad(e, reason))
+    }
+
+    /// The unparsed first element of the first `id` header (the whole value for headers that
+    /// are not comma-separated lists, RFC 3261 §7.3.1), with its entry.
+    fn first_element(&self, id: HeaderName) -> Result<Option<(&Entry, Text)>> {
         let Some(e) = self.headers.iter().find(|e| e.id == Some(id)) else {
             return Ok(None);
         };
         let t = self.entry_text(e)?;
-        let t = if id.is_list() {
-            let (a, b) = ListIter::new(t.as_bytes())
-                .next()
-                .unwrap_or(Err("empty value"))
-                .map_err(|reason| self.bad(e, reason))?;
+        if !id.is_list() {
+            return Ok(Some((e, t)));
+        }
+        let (a, b) = ListIter::new(t.as_bytes())
+            .next()
+            .unwrap_or(Err("empty value"))
+            .map_err(|reason| self.bad(e, reason))?;
+        Ok(Some((
+            e,
             if a == 0 && b == t.len() {
                 t
             } else {
                 t.slice(a, b)
+            },
+        )))
+    }
+
+    /// The branch parameter of the topmost Via (RFC 3261 §8.1.1.7), read without parsing the
+    /// rest of the Via: what client and server transactions match on (§17.1.3, §17.2.3), for
+    /// every message. `None` when there is no Via or its first element has no branch; quoted
+    /// parameter values are skipped whole, and parameter names compare case-insensitively
+    /// (§7.3.1). It returns what [`Message::top_via`]`.branch()` returns for a well-formed Via.
+    pub fn top_via_branch(&self) -> Option<Text> {
+        let (_, via) = self.first_element(HeaderName::Via).ok()??;
+        let s = via.as_bytes();
+        // the value of parameter s[a..b] if it is the branch
+        let branch = |a: usize, b: usize| {
+            let (a, b) = crate::scan::trim(s, a, b);
+            let p = s.get(a..b)?;
+            let eq = p.iter().position(|&c| c == b'=')?;
+            let (na, nb) = crate::scan::trim(p, 0, eq);
+            if !p.get(na..nb)?.eq_ignore_ascii_case(b"branch") {
+                return None;
             }
-        } else {
-            t
+            let (va, vb) = crate::scan::trim(p, eq + 1, p.len());
+            (va < vb).then(|| via.slice(a + va, a + vb))
         };
-        T::parse(&t).map(Some).map_err(|reason| self.bad(e, reason))
+        // `start`: just after the last top-level ';' (the sent-by before the first is no parameter)
+        let (mut i, mut quoted, mut start) = (0, false, None);
+        while i < s.len() {
+            match s[i] {
+                b'\\' if quoted => i += 1,
+                b'"' => quoted = !quoted,
+                b';' if !quoted => {
+                    if let Some(found) = start.and_then(|a| branch(a, i)) {
+                        return Some(found);
+                    }
+                    start = Some(i + 1);
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        start.and_then(|a| branch(a, s.len()))
     }
 
     /// Like [`Message::parse_first`] but a missing header is [`Error::MissingHeader`].

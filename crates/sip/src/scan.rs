@@ -245,8 +245,9 @@ pub(crate) fn unquote(src: &Text, r: (usize, usize), escaped: bool) -> Text {
     Text::from(String::from_utf8_lossy(&out).into_owned())
 }
 
-/// Writes `s` as a quoted string, escaping `"` and `\`.
-pub(crate) fn write_quoted(out: &mut String, s: &str) {
+/// Writes `s` as a quoted string (RFC 3261 §25.1 quoted-string), escaping `"` and `\` as
+/// quoted-pairs.
+pub fn write_quoted(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         if c == '"' || c == '\\' {

@@ -259,3 +259,51 @@ fn errors_name_header_and_line() {
     let e = Message::parse(&b"SIP/2.1 200 OK\r\n\r\n"[..]).expect_err("version");
     assert_eq!(e.status(), 505);
 }
+
+/// `Message::top_via_branch` (the transaction key read without a Via parse) returns what the
+/// Via parser returns, for the Via forms RFC 3261 §20.42 and §7.3.1 allow.
+#[test]
+fn top_via_branch_matches_the_via_parser() {
+    let msg = |vias: &str| {
+        let wire = format!(
+            "SIP/2.0 200 OK\r\n{vias}From: <sip:a@h>;tag=1\r\nTo: <sip:a@h>\r\nCall-ID: c\r\nCSeq: 1 REGISTER\r\nContent-Length: 0\r\n\r\n"
+        );
+        Message::parse(bytes::Bytes::from(wire)).expect("message")
+    };
+    for (vias, want) in [
+        (
+            "Via: SIP/2.0/UDP h:5060;branch=z9hG4bKa1\r\n",
+            Some("z9hG4bKa1"),
+        ),
+        (
+            "Via: SIP/2.0/UDP h;rport;BRANCH = z9hG4bKcase ;x=1\r\n",
+            Some("z9hG4bKcase"),
+        ),
+        // a quoted generic parameter hiding a fake branch comes first
+        (
+            "Via: SIP/2.0/UDP h;x=\"a;branch=fake\\\";\";branch=z9hG4bKreal\r\n",
+            Some("z9hG4bKreal"),
+        ),
+        // the top element of a comma-separated list, then of the first of two headers
+        (
+            "v: SIP/2.0/TCP h1;branch=z9hG4bKtop, SIP/2.0/UDP h2;branch=z9hG4bK2\r\n",
+            Some("z9hG4bKtop"),
+        ),
+        (
+            "Via: SIP/2.0/UDP h1;received=192.0.2.1\r\nVia: SIP/2.0/UDP h2;branch=z9hG4bK2\r\n",
+            None,
+        ),
+        ("Via: SIP/2.0/UDP h;branches=z9hG4bKno\r\n", None),
+        ("", None),
+    ] {
+        let m = msg(vias);
+        assert_eq!(
+            m.top_via_branch().as_ref().map(|b| b.as_str()),
+            want,
+            "{vias:?}"
+        );
+        if let Ok(v) = m.top_via() {
+            assert_eq!(v.branch(), want, "parser on {vias:?}");
+        }
+    }
+}

@@ -25,6 +25,10 @@ use aka::digest::{self, DigestInput, Qop, QopParams};
 use aka::{AkaNonce, Amf, AuthVector, Milenage, Op, Rand, Sqn, K};
 use sip::{MessageBuilder, Method};
 
+/// The allocator `imscore` itself uses (so that both sides of a comparison pay the same).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The socket, with 4 MB buffers so bursts are queued rather than dropped.
 fn bind(addr: &str) -> std::io::Result<UdpSocket> {
     use socket2::{Domain, Protocol, Socket, Type};

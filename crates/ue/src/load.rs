@@ -27,7 +27,7 @@ use crate::register::{Credentials, Ue, UeConfig};
 use crate::tls::TlsClient;
 
 pub mod engine;
-mod udp_batch;
+pub mod udp_batch;
 
 /// Failure cause of a UE that was registered at no time before the run ended.
 const NOT_REGISTERED_AT_END: &str = "not registered when the run ended";

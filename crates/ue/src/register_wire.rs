@@ -11,12 +11,19 @@
 
 use std::fmt::Write;
 
-use sip::{AuthHeader, HeaderName};
+use sip::{write_quoted, HeaderName};
 
 /// True when a rendered piece can be written as is: the builder rejects header values with a
 /// bare CR or LF, so anything containing one goes through the builder (which reports it).
 fn plain(s: &str) -> bool {
     !s.contains(['\r', '\n'])
+}
+
+/// RFC 3261 §25.1 token (what `AuthHeader` writes unquoted as `algorithm`).
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b))
 }
 
 /// The fixed parts of a UE's REGISTER, in wire order.
@@ -199,21 +206,33 @@ impl AuthWire {
         algorithm: &str,
         opaque: Option<&str>,
     ) -> Option<Self> {
-        let before = AuthHeader::digest()
-            .with_quoted("username", username)
-            .with_quoted("realm", realm)
-            .with_quoted("nonce", nonce)
-            .with_quoted("uri", uri)
-            .with_quoted("response", "")
-            .to_string();
-        let before = before.strip_suffix('"')?;
-        let mut after = AuthHeader::digest().with_token("algorithm", algorithm);
-        if let Some(o) = opaque {
-            after = after.with_quoted("opaque", o);
+        // written directly, as `AuthHeader`'s Display writes a Digest header (scheme, then the
+        // parameters joined by ", "): the unit tests compare the bytes with the builder path's
+        let mut before = String::with_capacity(64 + username.len() + realm.len() + nonce.len());
+        for (i, (name, value)) in [
+            ("username", username),
+            ("realm", realm),
+            ("nonce", nonce),
+            ("uri", uri),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            before.push_str(if i == 0 { "Digest " } else { ", " });
+            before.push_str(name);
+            before.push('=');
+            write_quoted(&mut before, value);
         }
-        let after = after.to_string();
-        let after = format!("\", {}", after.strip_prefix("Digest ")?);
-        (plain(before) && plain(&after)).then(|| AuthWire {
+        before.push_str(", response=\"");
+        if !is_token(algorithm) {
+            return None;
+        }
+        let mut after = format!("\", algorithm={algorithm}");
+        if let Some(o) = opaque {
+            after.push_str(", opaque=");
+            write_quoted(&mut after, o);
+        }
+        (plain(&before) && plain(&after)).then(|| AuthWire {
             before_response: before.into(),
             after_response: after.into(),
         })

@@ -314,9 +314,13 @@ pub fn write_csv(path: &Path, from: u64, n: u64, k: &[u8; 16]) {
                 String::from_utf8_lossy(&DEMO_OP).into_owned(),
             )
         } else {
+            // SIPp 3.6.1 decodes a 0x… value into a buffer without ending it: the bytes after
+            // the key are whatever the stack held, and the runtime parse of that text aborts
+            // the whole run now and then ("Syntax error or invalid [keyword] in scenario while
+            // parsing ''"). A trailing 00 byte ends the decoded string.
             (
-                format!("0x{}", hex::encode(k)),
-                format!("0x{}", hex::encode(DEMO_OP)),
+                format!("0x{}00", hex::encode(k)),
+                format!("0x{}00", hex::encode(DEMO_OP)),
             )
         };
         s.push_str(&format!(

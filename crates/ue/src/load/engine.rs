@@ -97,10 +97,10 @@ impl Slot {
     }
 }
 
+/// The top Via branch (RFC 3261 §17.1.3), scanned rather than parsed: it is read for every
+/// datagram sent and received.
 fn branch_of(msg: &Message) -> Option<Box<str>> {
-    msg.top_via()
-        .ok()
-        .and_then(|v| v.branch().map(|b| b.into()))
+    msg.top_via_branch().map(|b| b.as_str().into())
 }
 
 /// Counters a worker hands back.
