@@ -290,6 +290,9 @@ pub struct Ue {
     from_tag: String,
     cseq: u32,
     pending: Option<(u32, u32)>,
+    /// A stop arrived while a REGISTER was in flight: the de-REGISTER waits for its final
+    /// response (RFC 3261 §10.2: no new REGISTER before the previous one is answered or timed out).
+    stop_deferred: bool,
     expires_asked: u32,
     auth: Option<AuthCtx>,
     challenges: u32,
@@ -409,6 +412,7 @@ impl Ue {
             from_tag: String::new(),
             cseq: 0,
             pending: None,
+            stop_deferred: false,
             auth: None,
             challenges: 0,
             resyncs: 0,
@@ -885,6 +889,13 @@ impl Ue {
                 _ => {}
             },
         }
+        if self.stop_deferred && self.pending.is_none() {
+            self.stop_deferred = false;
+            // a REGISTER that ended in failure has already ended the UE (Action::Failed)
+            if self.phase != Phase::Off {
+                self.stop(&mut out);
+            }
+        }
         out
     }
 
@@ -903,6 +914,8 @@ impl Ue {
         out.push(Action::CancelTimer(TimerId::Resubscribe));
         out.push(Action::CancelTimer(TimerId::RetryRegister));
         match self.phase {
+            // a registration or refresh is in flight: de-register once it is answered
+            Phase::Registering if self.pending.is_some() => self.stop_deferred = true,
             Phase::Registered | Phase::Registering => {
                 self.phase = Phase::Deregistering;
                 let line = if self.auth.is_some() {
@@ -1644,13 +1657,21 @@ mod tests {
         }
     }
 
-    /// A de-registration before any challenge carries the initial Authorization.
+    /// A de-registration of a UE its registrar never challenged carries the initial
+    /// Authorization.
     #[test]
     fn pre_serialised_deregister_without_challenge_matches_the_builder() {
         let now = Instant::now();
         let mut ue = wire_ue();
-        sent(&ue.handle(Event::Start, now));
+        let reg1 = sent(&ue.handle(Event::Start, now));
+        let ok = MessageBuilder::response_to(&reg1, 200, "OK", Some("s1"))
+            .build()
+            .unwrap();
+        ue.handle(Event::Response(ok), now);
+        assert_eq!(ue.phase(), Phase::Registered);
+        assert!(ue.auth.is_none());
         let dereg = sent(&ue.handle(Event::Stop, now));
+        assert_eq!(dereg.cseq().unwrap().seq, 2);
         same_bytes(&dereg, &rebuilt(&ue, &dereg, AuthLine::Initial));
         assert_eq!(dereg.expires().unwrap(), Some(0));
     }

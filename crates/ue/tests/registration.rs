@@ -708,6 +708,79 @@ fn deregistration_on_stop() {
     assert!(matches!(h2.outcomes.last(), Some(Action::Deregistered)));
 }
 
+/// The one REGISTER among `acts`, with its flow.
+fn sent_register(acts: &[Action]) -> Option<(Message, Flow)> {
+    acts.iter().find_map(|a| match a {
+        Action::Send { msg, flow } if msg.method() == Some(Method::Register) => {
+            Some((msg.clone(), *flow))
+        }
+        _ => None,
+    })
+}
+
+#[test]
+fn stop_during_a_refresh_waits_for_its_answer_then_deregisters() {
+    // RFC 3261 §10.2: no new REGISTER before the final response to the previous one
+    let mut h = Harness::new(K_HEX, K_HEX, true, 3600);
+    h.feed(Event::Start);
+    assert_eq!(h.ue.phase(), Phase::Registered);
+    h.timers.remove(&TimerId::Reregister);
+    let acts = h.ue.handle(Event::TimerFired(TimerId::Reregister), h.now);
+    let (refresh, flow) = sent_register(&acts).expect("the refresh REGISTER");
+    let acts = h.ue.handle(Event::Stop, h.now);
+    assert!(
+        sent_register(&acts).is_none(),
+        "a de-REGISTER overtook the refresh"
+    );
+    assert_eq!(h.ue.phase(), Phase::Registering);
+    // the refresh's 200 arrives: it counts, then the de-registration goes out
+    let answer = h.reg.handle(&refresh, flow);
+    assert_eq!(answer.status(), Some(200));
+    h.feed(Event::Response(answer));
+    assert_eq!(h.registered_count(), 2);
+    assert!(matches!(h.outcomes.last(), Some(Action::Deregistered)));
+    assert_eq!(h.ue.phase(), Phase::Off);
+    assert!(!h.timers.contains_key(&TimerId::Reregister));
+    let regs = h.registers();
+    let (_, _, dereg) = regs[regs.len() - 1];
+    let (_, _, prev) = regs[regs.len() - 2];
+    assert_eq!(prev.cseq().unwrap().seq, refresh.cseq().unwrap().seq);
+    assert_eq!(dereg.cseq().unwrap().seq, refresh.cseq().unwrap().seq + 1);
+    assert_eq!(dereg.expires().unwrap(), Some(0));
+    assert!(!h.reg.registered);
+}
+
+#[test]
+fn stop_during_the_initial_registration_registers_then_deregisters() {
+    let mut h = Harness::new(K_HEX, K_HEX, false, 600);
+    let acts = h.ue.handle(Event::Start, h.now);
+    let (initial, flow) = sent_register(&acts).expect("the initial REGISTER");
+    assert!(sent_register(&h.ue.handle(Event::Stop, h.now)).is_none());
+    // 401 → authenticated REGISTER → 200 → de-REGISTER → 200
+    let challenge = h.reg.handle(&initial, flow);
+    assert_eq!(challenge.status(), Some(401));
+    h.feed(Event::Response(challenge));
+    assert_eq!(h.registered_count(), 1);
+    assert!(matches!(h.outcomes.last(), Some(Action::Deregistered)));
+    assert_eq!(h.registers().len(), 3);
+    assert!(!h.reg.registered);
+}
+
+#[test]
+fn stop_during_a_refresh_that_times_out_ends_with_the_timeout() {
+    let mut h = Harness::new(K_HEX, K_HEX, false, 3600);
+    h.feed(Event::Start);
+    h.timers.remove(&TimerId::Reregister);
+    let acts = h.ue.handle(Event::TimerFired(TimerId::Reregister), h.now);
+    assert!(sent_register(&acts).is_some());
+    assert!(sent_register(&h.ue.handle(Event::Stop, h.now)).is_none());
+    let acts = h.ue.handle(Event::Timeout(Method::Register), h.now);
+    assert!(sent_register(&acts).is_none());
+    assert!(matches!(acts.last(), Some(Action::Failed { reason }) if reason.contains("timeout")));
+    assert!(!acts.iter().any(|a| matches!(a, Action::Deregistered)));
+    assert_eq!(h.ue.phase(), Phase::Off);
+}
+
 fn advanced_state(seq: u64) -> UeSqnState {
     let cfg = SqnConfig::default();
     let mut s = UeSqnState::new(&cfg).unwrap();
