@@ -122,14 +122,24 @@ async fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn RegistrationStore>> 
     })
 }
 
-async fn serve_metrics(addr: SocketAddr) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+/// Installs the Prometheus recorder: before the roles start, so that every metric they register
+/// is recorded.
+fn install_metrics() -> anyhow::Result<metrics_exporter_prometheus::PrometheusHandle> {
+    metrics_exporter_prometheus::PrometheusBuilder::new()
         .set_buckets(&[
             0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0,
         ])
         .context("metrics buckets")?
         .install_recorder()
-        .context("installing the metrics recorder")?;
+        .context("installing the metrics recorder")
+}
+
+/// Serves `/metrics` on `addr`. Called once every role listens, so that the endpoint answering
+/// means the node is ready (what a readiness probe or a test waits for).
+async fn serve_metrics(
+    addr: SocketAddr,
+    handle: metrics_exporter_prometheus::PrometheusHandle,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let app = axum::Router::new().route(
         "/metrics",
         axum::routing::get(move || {
@@ -152,9 +162,10 @@ pub async fn start(cfg: &Config, roles: &[Role], demo: u64) -> anyhow::Result<Ru
         roles: Vec::new(),
         metrics: None,
     };
-    if let Some(m) = cfg.metrics.listen {
-        running.metrics = Some(serve_metrics(m).await?);
-    }
+    let recorder = match cfg.metrics.listen {
+        Some(m) => Some((m, install_metrics()?)),
+        None => None,
+    };
     let table = node::host_table(&cfg.hosts)?;
     if roles.contains(&Role::Hss) {
         let h = cfg
@@ -211,6 +222,9 @@ pub async fn start(cfg: &Config, roles: &[Role], demo: u64) -> anyhow::Result<Ru
                     .await
                     .context("starting the P-CSCF")?,
             );
+        }
+        if let Some((m, handle)) = recorder {
+            running.metrics = Some(serve_metrics(m, handle).await?);
         }
         Ok(())
     }

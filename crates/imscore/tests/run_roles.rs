@@ -14,11 +14,16 @@ const REALM: &str = "ims.mnc001.mcc001.3gppnetwork.org";
 const K: [u8; 16] = *b"imscore-demo-key";
 const OP: [u8; 16] = *b"imscore-demo-op.";
 
-struct Proc(Child);
+/// A role's process; its stderr (the log) goes to `log`, printed when the test fails.
+struct Proc(Child, std::path::PathBuf);
 impl Drop for Proc {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(&self.1).unwrap_or_default();
+            eprintln!("---- {} ----\n{log}", self.1.display());
+        }
     }
 }
 
@@ -59,9 +64,11 @@ fn run(cfg: &Path, role: &str, metrics: u16, extra: &[&str]) -> Proc {
         .arg(cfg)
         .args(["--metrics-listen", &format!("127.0.0.1:{metrics}")])
         .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let p = Proc(c.spawn().expect("imscore run"));
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::null());
+    let log = cfg.with_file_name(format!("{role}.log"));
+    c.stderr(std::fs::File::create(&log).unwrap());
+    let p = Proc(c.spawn().expect("imscore run"), log);
     wait_tcp(SocketAddr::from(([127, 0, 0, 1], metrics)));
     p
 }
