@@ -28,7 +28,7 @@ const CSCF_REALM: &str = "cscf.mnc001.mcc001.3gppnetwork.org";
 fn registrations_go_through_a_freediameter_relay_routing_by_realm() {
     let tmp = TempDir::new("interop-freediameter");
     let dir = tmp.path();
-    let ports = pick_ports(13);
+    let ports = pick_ports();
     let relay = free_tcp_port();
     let cfg = our_config(dir, &ports, |t| {
         let mut t = t;

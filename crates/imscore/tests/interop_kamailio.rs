@@ -29,7 +29,7 @@ const LOCAL_IP: &str = "127.0.0.1";
 fn sipp_registers_through_kamailio_icscf_and_scscf_with_our_hss() {
     let tmp = TempDir::new("interop-kamailio-is");
     let dir = tmp.path();
-    let ports = pick_ports(11);
+    let ports = pick_ports();
     let cfg = our_config(dir, &ports, |t| t);
     let capture = Capture::start(dir, "kamailio-is", &[ports.icscf, ports.scscf, ports.hss]);
     let mut hss = imscore_run(dir, &cfg, "hss", N + 1);
@@ -73,7 +73,7 @@ fn sipp_registers_through_kamailio_icscf_and_scscf_with_our_hss() {
 fn sipp_registers_through_our_pcscf_and_icscf_in_front_of_kamailio_scscf() {
     let tmp = TempDir::new("interop-kamailio-s");
     let dir = tmp.path();
-    let ports = pick_ports(12);
+    let ports = pick_ports();
     // our I-CSCF's S-CSCF (sip:scscf...:<ports.scscf>, in its host table) is Kamailio's
     let cfg = our_config(dir, &ports, |t| t);
     let capture = Capture::start(
@@ -132,7 +132,7 @@ fn sipp_registers_through_kamailio_pcscf_in_front_of_our_icscf_and_scscf() {
     let dir = tmp.path();
     // ims_ipsec_pcscf flushes the XFRM state of its network namespace: give it its own
     let ns = Netns::create();
-    let ports = pick_ports(14);
+    let ports = pick_ports();
     let kam_port = testkit::scratch::free_udp_port();
     // our I-CSCF also listens on our end of the veth pair
     let cfg = our_config(dir, &ports, |t| {

@@ -27,15 +27,9 @@ impl Drop for Proc {
     }
 }
 
+/// A port free for both UDP and TCP, outside the kernel's ephemeral range.
 fn free_port() -> u16 {
-    // a port free for both UDP and TCP
-    loop {
-        let u = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        let p = u.local_addr().unwrap().port();
-        if std::net::TcpListener::bind(("127.0.0.1", p)).is_ok() {
-            return p;
-        }
-    }
+    testkit::scratch::free_port()
 }
 
 fn example() -> String {

@@ -3,7 +3,7 @@
 //! killed when the test ends. Every wait is bounded.
 
 use std::io::{BufRead, BufReader};
-use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc;
@@ -22,32 +22,9 @@ fn scratch(name: &str) -> PathBuf {
     d
 }
 
-fn port_free(p: u16) -> bool {
-    UdpSocket::bind(("127.0.0.1", p)).is_ok() && TcpListener::bind(("127.0.0.1", p)).is_ok()
-}
-
-/// Five consecutive free ports at a pseudo-random base.
-fn pick_base(salt: u64) -> u16 {
-    pick_ports(salt, 5)
-}
-
-/// `n` consecutive free ports at a pseudo-random base.
-fn pick_ports(salt: u64, n: u16) -> u16 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos() as u64)
-        .unwrap_or(0);
-    let mut seed = nanos ^ (u64::from(std::process::id()) << 16) ^ salt.wrapping_mul(0x9e37_79b9);
-    for _ in 0..500 {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        let base = 20000 + ((seed >> 33) % 30000) as u16;
-        if (base..base + n).all(port_free) {
-            return base;
-        }
-    }
-    panic!("no {n} free consecutive ports");
+/// Five consecutive free ports, outside the kernel's ephemeral range.
+fn pick_base() -> u16 {
+    testkit::scratch::free_ports(5)
 }
 
 fn imsi(n: u64) -> String {
@@ -64,17 +41,17 @@ struct Core {
 impl Core {
     /// Starts `imscore up` with the example configuration on ports base..base+4 and
     /// `min_expires = 2` (so a test can re-register within seconds).
-    fn start(dir: &Path, salt: u64, demo: u64) -> Core {
-        Self::start_opts(dir, salt, demo, false)
+    fn start(dir: &Path, demo: u64) -> Core {
+        Self::start_opts(dir, demo, false)
     }
 
     /// [`Core::start`]; with `tls` the P-CSCF also listens for TLS on base+5 (self-signed
     /// certificate generated at start).
-    fn start_opts(dir: &Path, salt: u64, demo: u64, tls: bool) -> Core {
+    fn start_opts(dir: &Path, demo: u64, tls: bool) -> Core {
         let base = if tls {
-            pick_ports(salt, 6)
+            testkit::scratch::free_ports(6)
         } else {
-            pick_base(salt)
+            pick_base()
         };
         let ex = Command::new(BIN)
             .args(["config", "example"])
@@ -229,7 +206,7 @@ fn text(b: &[u8]) -> String {
 #[test]
 fn register_reregister_deregister() {
     let dir = scratch("rereg");
-    let core = Core::start(&dir, 1, 5);
+    let core = Core::start(&dir, 5);
     let mut args = ue_args(&core, 1, K);
     args.extend(["--expires", "4", "--trace"].map(String::from));
     let mut child = Command::new(BIN)
@@ -299,7 +276,7 @@ fn register_reregister_deregister() {
 #[test]
 fn register_once_over_tcp_writes_state() {
     let dir = scratch("tcp");
-    let core = Core::start(&dir, 2, 5);
+    let core = Core::start(&dir, 5);
     let state = dir.join("isim.json");
     let mut args = ue_args(&core, 2, K);
     args.extend(["--transport", "tcp", "--once", "--trace", "--state"].map(String::from));
@@ -326,7 +303,7 @@ fn register_once_over_tcp_writes_state() {
 #[test]
 fn stale_state_forces_resync() {
     let dir = scratch("resync");
-    let core = Core::start(&dir, 3, 5);
+    let core = Core::start(&dir, 5);
     let state = dir.join("stale.json");
     let mut seq = vec![0u64; 32];
     seq[0] = 50_000;
@@ -363,7 +340,7 @@ fn stale_state_forces_resync() {
 #[test]
 fn wrong_key_fails_with_reason() {
     let dir = scratch("wrongk");
-    let core = Core::start(&dir, 4, 5);
+    let core = Core::start(&dir, 5);
     let mut args = ue_args(&core, 4, "00112233445566778899aabbccddeeff");
     args.push("--once".into());
     let out = run_bounded(&args, 60);
@@ -400,7 +377,7 @@ fn wrong_key_fails_with_reason() {
 #[test]
 fn bench_smoke_200_ues() {
     let dir = scratch("bench");
-    let core = Core::start(&dir, 5, 200);
+    let core = Core::start(&dir, 200);
     let json = dir.join("bench.json");
     let svg = dir.join("bench.svg");
     let args: Vec<String> = [
@@ -449,7 +426,7 @@ fn bench_smoke_200_ues() {
 #[test]
 fn register_over_tls_prior_and_during() {
     let dir = scratch("tls");
-    let core = Core::start_opts(&dir, 11, 3, true);
+    let core = Core::start_opts(&dir, 3, true);
     let tls = format!("127.0.0.1:{}", core.base + 5);
     let with = |n: u64, extra: &[&str]| {
         let mut a = ue_args(&core, n, K);

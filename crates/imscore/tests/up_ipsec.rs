@@ -153,7 +153,7 @@ fn wait_exit(child: &mut Child, secs: u64) -> ExitStatus {
 fn ue_registers_over_esp_with_imscore_up_and_bench_runs_with_ipsec() {
     let dir = scratch("up-ipsec");
     let pair = VethPair::new("upip-", "t", UE_IP, CORE_IP);
-    let ports = pick_ports(41);
+    let ports = pick_ports();
     let core = NsCore::start(&pair.b, &dir, &ports, 40);
     let pcscf = format!("{CORE_IP}:{}", ports.pcscf);
     let pcap = dir.join("wire.pcap");

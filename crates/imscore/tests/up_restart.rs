@@ -83,7 +83,7 @@ fn store_check(data_dir: &std::path::Path, registered: &BTreeSet<String>, absent
 fn registrations_survive_a_restart_of_imscore_up() {
     const N: u64 = 20;
     let dir = scratch("up-restart");
-    let ports = pick_ports(4);
+    let ports = pick_ports();
     let core = Core::start(&dir, ports, 50, "first");
     let csv = dir.join("demo.csv");
     write_csv(&csv, 1, N, &DEMO_K);

@@ -18,7 +18,7 @@ use common::*;
 fn sipp_registers_1000_demo_subscribers_with_ims_aka() {
     const N: u64 = 1000;
     let dir = scratch("up-sipp-1000");
-    let core = Core::start(&dir, pick_ports(1), N, "core");
+    let core = Core::start(&dir, pick_ports(), N, "core");
     assert!(
         core.banner.contains("demo subscribers: 1000"),
         "{}",
@@ -102,7 +102,7 @@ fn sipp_registers_1000_demo_subscribers_with_ims_aka() {
 fn wrong_k_never_registers() {
     const N: u64 = 20;
     let dir = scratch("up-sipp-wrong-k");
-    let core = Core::start(&dir, pick_ports(2), 50, "core");
+    let core = Core::start(&dir, pick_ports(), 50, "core");
     let mut wrong_k = DEMO_K;
     wrong_k[15] ^= 0x01; // "imscore-demo-kex"
 

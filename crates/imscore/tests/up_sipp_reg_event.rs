@@ -22,7 +22,7 @@ fn body(text: &str) -> &str {
 fn sipp_subscribes_to_reg_after_registering() {
     const N: u64 = 6;
     let dir = scratch("up-sipp-regevent");
-    let core = Core::start(&dir, pick_ports(7), 20, "core");
+    let core = Core::start(&dir, pick_ports(), 20, "core");
     let csv = dir.join("demo.csv");
     write_csv(&csv, 1, N, &DEMO_K);
     let scenario = concat!(

@@ -107,7 +107,7 @@ fn port_of(pkt: &Value, which: &str) -> Option<u16> {
 fn tshark_sees_uar_mar_uar_sar_and_the_registration_headers() {
     const N: u64 = 10;
     let dir = scratch("up-tshark");
-    let ports = pick_ports(3);
+    let ports = pick_ports();
     let core = Core::start(&dir, ports, 20, "core");
     let pcap = dir.join("register.pcapng");
     let cap = capture(&pcap, &ports);

@@ -33,18 +33,95 @@ impl Drop for TempDir {
     }
 }
 
-/// A UDP port on 127.0.0.1 that was free a moment ago.
-pub fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .expect("bind a UDP port")
-        .port()
+/// The ports tests choose from: `10000` up to the first of the UE simulator's default protected
+/// ports (30000) or of the kernel's ephemeral range (`net.ipv4.ip_local_port_range`, 32768 by
+/// default), whichever is lower. A port taken from the ephemeral range by binding port 0 and then
+/// released can be handed by the kernel to any socket bound to port 0 or to an outgoing connection
+/// of a test running in parallel before the role meant for it binds it ("Address already in use");
+/// below that range only explicit choices land, and within a process this module never hands out
+/// the same port twice until it wraps around.
+fn test_port_range() -> (u16, u16) {
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let hi = ephemeral_low.min(30000);
+    if hi > 12000 {
+        (10000, hi)
+    } else {
+        // an unusual ephemeral range: above it instead
+        (ephemeral_low.max(40000), 65000)
+    }
 }
 
-/// A TCP port on 127.0.0.1 that was free a moment ago.
+fn loopback_port_free(p: u16) -> bool {
+    std::net::UdpSocket::bind(("127.0.0.1", p)).is_ok()
+        && std::net::TcpListener::bind(("127.0.0.1", p)).is_ok()
+}
+
+/// The first of `n` consecutive loopback ports, each free for UDP and TCP a moment ago, outside
+/// the kernel's ephemeral range (see [`test_port_range`]); successive calls in one process walk
+/// the range from a random start.
+pub fn free_ports(n: u16) -> u16 {
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let (lo, hi) = test_port_range();
+    let span = u32::from(hi - lo);
+    assert!(n > 0 && u32::from(n) < span, "{n} ports");
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        rand::random::<u32>() % span,
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    );
+    for _ in 0..(span / u32::from(n)) {
+        let mut off = NEXT.fetch_add(u32::from(n), Ordering::Relaxed) % span;
+        if off + u32::from(n) > span {
+            off = 0;
+        }
+        let base = lo + off as u16;
+        if (base..base + n).all(loopback_port_free) {
+            return base;
+        }
+    }
+    panic!("no {n} consecutive free loopback ports in {lo}..{hi}");
+}
+
+/// A loopback port free for UDP and TCP a moment ago, outside the kernel's ephemeral range.
+pub fn free_port() -> u16 {
+    free_ports(1)
+}
+
+/// A UDP port on 127.0.0.1 that was free a moment ago (and free for TCP: see [`free_port`]).
+pub fn free_udp_port() -> u16 {
+    free_port()
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago (and free for UDP: see [`free_port`]).
 pub fn free_tcp_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .expect("bind a TCP port")
-        .port()
+    free_port()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_ports_are_distinct_bindable_and_outside_the_ephemeral_range() {
+        let (lo, hi) = test_port_range();
+        let ephemeral_low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+            .map(|s| s.split_whitespace().next().unwrap().parse().unwrap())
+            .unwrap_or(32768);
+        assert!(hi <= ephemeral_low || lo > ephemeral_low, "{lo}..{hi}");
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..200 {
+            let base = free_ports(3);
+            assert!(base >= lo && base + 3 <= hi, "{base} outside {lo}..{hi}");
+            for p in base..base + 3 {
+                assert!(seen.insert(p), "port {p} handed out twice");
+            }
+        }
+        let p = free_port();
+        let _u = std::net::UdpSocket::bind(("127.0.0.1", p)).expect("UDP bind");
+        let _t = std::net::TcpListener::bind(("127.0.0.1", p)).expect("TCP bind");
+    }
 }

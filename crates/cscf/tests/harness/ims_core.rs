@@ -250,15 +250,10 @@ impl CoreBuilder {
     }
 }
 
-/// A loopback port free for UDP and for TCP a moment ago (roles may listen on both).
+/// A loopback port free for UDP and for TCP a moment ago (roles may listen on both), outside the
+/// kernel's ephemeral range.
 fn free_port() -> u16 {
-    for _ in 0..100 {
-        let port = testkit::scratch::free_udp_port();
-        if std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no loopback port free for both UDP and TCP in 100 tries");
+    testkit::scratch::free_port()
 }
 
 /// A running core.

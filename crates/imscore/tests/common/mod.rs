@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
@@ -66,40 +66,22 @@ pub struct Ports {
     pub metrics: u16,
 }
 
-fn port_free(p: u16) -> bool {
-    UdpSocket::bind(("127.0.0.1", p)).is_ok() && TcpListener::bind(("127.0.0.1", p)).is_ok()
-}
-
-/// Five consecutive free ports (UDP and TCP) at a pseudo-random base, so that tests running in
-/// parallel (and a developer's `imscore up` on the default ports) do not collide.
-pub fn pick_ports(salt: u64) -> Ports {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos() as u64)
-        .unwrap_or(0);
-    let mut seed = nanos ^ (u64::from(std::process::id()) << 20) ^ salt.wrapping_mul(0x9e37_79b9);
-    for _ in 0..500 {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        let base = 20000 + ((seed >> 33) % 30000) as u16;
-        if (base..base + 5).all(port_free) {
-            return Ports {
-                pcscf: base,
-                icscf: base + 1,
-                scscf: base + 2,
-                hss: base + 3,
-                metrics: base + 4,
-            };
-        }
+/// Five consecutive free ports (UDP and TCP), outside the kernel's ephemeral range, so that tests
+/// running in parallel (and a developer's `imscore up` on the default ports) do not collide.
+pub fn pick_ports() -> Ports {
+    let base = testkit::scratch::free_ports(5);
+    Ports {
+        pcscf: base,
+        icscf: base + 1,
+        scscf: base + 2,
+        hss: base + 3,
+        metrics: base + 4,
     }
-    panic!("no five free consecutive ports found");
 }
 
 /// A free UDP port on 127.0.0.1 (for SIPp or the UE).
 pub fn free_udp_port() -> u16 {
-    let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    s.local_addr().expect("addr").port()
+    testkit::scratch::free_udp_port()
 }
 
 /// `imscore config example` with every default port replaced by `ports`.
