@@ -136,6 +136,31 @@ cx_enum! {
     }
 }
 
+impl ReasonCode {
+    /// The known codes with their operator-facing names (the TS 29.229 §6.3.17 names in lower
+    /// case, `-` for `_`), as the REST API and the CLI take them.
+    pub const NAMED: [(&'static str, ReasonCode); 4] = [
+        ("permanent-termination", ReasonCode::PermanentTermination),
+        ("new-server-assigned", ReasonCode::NewServerAssigned),
+        ("server-change", ReasonCode::ServerChange),
+        ("remove-s-cscf", ReasonCode::RemoveScscf),
+    ];
+
+    /// The code named `name` (ASCII case-insensitive, `_` taken as `-`; see [`Self::NAMED`]).
+    pub fn from_name(name: &str) -> Option<Self> {
+        let n = name.trim().to_ascii_lowercase().replace('_', "-");
+        Self::NAMED.iter().find(|(k, _)| *k == n).map(|(_, c)| *c)
+    }
+
+    /// Its name in [`Self::NAMED`]; `None` for an unknown value.
+    pub fn name(self) -> Option<&'static str> {
+        Self::NAMED
+            .iter()
+            .find(|(_, c)| *c == self)
+            .map(|(k, _)| *k)
+    }
+}
+
 cx_enum! {
     /// Originating-Request (TS 29.229 §6.3, AVP 633).
     OriginatingRequest {
@@ -245,6 +270,21 @@ mod tests {
         assert_eq!(ReasonCode::NewServerAssigned.value(), 1);
         assert_eq!(ReasonCode::ServerChange.value(), 2);
         assert_eq!(ReasonCode::RemoveScscf.value(), 3);
+        for (name, code) in ReasonCode::NAMED {
+            assert_eq!(ReasonCode::from_name(name), Some(code));
+            assert_eq!(code.name(), Some(name));
+        }
+        assert_eq!(
+            ReasonCode::from_name("REMOVE_S-CSCF"),
+            Some(ReasonCode::RemoveScscf)
+        );
+        assert_eq!(
+            ReasonCode::from_name(" Server_Change "),
+            Some(ReasonCode::ServerChange)
+        );
+        assert_eq!(ReasonCode::from_name("permanent"), None);
+        assert_eq!(ReasonCode::from_name(""), None);
+        assert_eq!(ReasonCode::Other(9).name(), None);
         assert_eq!(OriginatingRequest::Originating.value(), 0);
         assert_eq!(AuthSessionState::NoStateMaintained.value(), 1);
         assert_eq!(

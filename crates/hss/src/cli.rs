@@ -91,6 +91,11 @@ pub struct DeregisterArgs {
     /// Reason text sent in the RTR's Deregistration-Reason (Reason-Info).
     #[arg(long, default_value = "")]
     pub reason: String,
+    /// Reason-Code of the RTR (TS 29.229 §6.3.17): permanent-termination keeps the user off (its
+    /// UE gets `rejected`), new-server-assigned, server-change and remove-s-cscf let the UE
+    /// register again (`deactivated`). Only with a running HSS (--api).
+    #[arg(long, default_value = "permanent-termination", value_parser = parse_reason_code)]
+    pub code: cx::enums::ReasonCode,
     /// Base URL of a running HSS's REST API (http://host:port); tried first.
     #[arg(long, value_name = "URL", env = "IMSCORE_HSS_API")]
     pub api: Option<String>,
@@ -378,6 +383,17 @@ enum ApiOutcome {
 /// How long the CLI waits for the HSS to answer (it waits for the S-CSCF's RTA itself).
 const API_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// `--code`: a Reason-Code by name.
+fn parse_reason_code(s: &str) -> Result<cx::enums::ReasonCode, String> {
+    cx::enums::ReasonCode::from_name(s).ok_or_else(|| {
+        let names: Vec<&str> = cx::enums::ReasonCode::NAMED
+            .iter()
+            .map(|(n, _)| *n)
+            .collect();
+        format!("one of {}", names.join(", "))
+    })
+}
+
 /// `POST /api/v1/subscribers/{key}/deregister` on a running HSS: the HSS sends the RTR.
 async fn deregister_via_api(
     api: &str,
@@ -386,7 +402,7 @@ async fn deregister_via_api(
 ) -> Result<ApiOutcome, HssError> {
     use crate::api_client::{encode_segment, post_json, CallError};
     let path = format!("/api/v1/subscribers/{}/deregister", encode_segment(&d.key));
-    let body = serde_json::json!({ "reason": d.reason }).to_string();
+    let body = serde_json::json!({ "reason": d.reason, "code": d.code.name() }).to_string();
     let resp = match post_json(api, &path, d.token.as_deref(), body.as_bytes(), API_TIMEOUT).await {
         Ok(r) => r,
         Err(CallError::Unreachable(why)) => return Ok(ApiOutcome::Unreachable(why)),

@@ -58,8 +58,14 @@ pub struct DeregistrationReport {
 /// over a running Diameter node.
 #[async_trait::async_trait]
 pub trait CxNotifier: Send + Sync {
-    /// De-registers the subscription found by `key` (id, IMPI or IMPU) with an RTR.
-    async fn deregister(&self, key: &str, reason: &str) -> Result<DeregistrationReport, HssError>;
+    /// De-registers the subscription found by `key` (id, IMPI or IMPU) with an RTR whose
+    /// Deregistration-Reason carries `code` and the text `reason` (TS 29.228 §6.1.3).
+    async fn deregister(
+        &self,
+        key: &str,
+        reason: &str,
+        code: cx::enums::ReasonCode,
+    ) -> Result<DeregistrationReport, HssError>;
     /// Pushes the subscription's current profile to its S-CSCF with a PPR; `None` when no S-CSCF
     /// serves it.
     async fn push_profile(&self, key: &str) -> Result<Option<ProfilePushReport>, HssError>;
@@ -84,8 +90,15 @@ pub struct CxNodeNotifier {
 
 #[async_trait::async_trait]
 impl CxNotifier for CxNodeNotifier {
-    async fn deregister(&self, key: &str, reason: &str) -> Result<DeregistrationReport, HssError> {
-        self.server.deregister(&self.node, key, reason).await
+    async fn deregister(
+        &self,
+        key: &str,
+        reason: &str,
+        code: cx::enums::ReasonCode,
+    ) -> Result<DeregistrationReport, HssError> {
+        self.server
+            .deregister_with_code(&self.node, key, reason, code)
+            .await
     }
 
     async fn push_profile(&self, key: &str) -> Result<Option<ProfilePushReport>, HssError> {

@@ -10,7 +10,7 @@
 //! | PATCH | `/api/v1/impis/{impi}` | change an IMPI ([`ImpiPatch`]) |
 //! | PATCH | `/api/v1/impus/{impu}` | change an IMPU ([`ImpuPatch`]) |
 //! | POST | `/api/v1/import` | bulk import, `text/csv` or `application/json` body |
-//! | POST | `/api/v1/subscribers/{key}/deregister` | network-initiated de-registration (RTR) |
+//! | POST | `/api/v1/subscribers/{key}/deregister` | network-initiated de-registration (RTR); body `{"reason": text, "code": "permanent-termination" \| "new-server-assigned" \| "server-change" \| "remove-s-cscf"}`, both optional |
 //! | POST | `/api/v1/subscribers/{key}/push-profile` | push the profile to the S-CSCF (PPR) |
 //!
 //! With a [`CxNotifier`], a successful `PATCH /api/v1/impus/…` also pushes the changed profile
@@ -233,8 +233,13 @@ async fn remove(
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct DeregisterBody {
+    /// Reason-Info of the Deregistration-Reason.
     #[serde(default)]
     reason: String,
+    /// Reason-Code by name (`cx::enums::ReasonCode::NAMED`); default PERMANENT_TERMINATION, which
+    /// keeps the user off (TS 24.229 §5.4.1.5: `rejected`), the others let the UE register again.
+    #[serde(default)]
+    code: Option<String>,
 }
 
 async fn deregister(
@@ -247,13 +252,26 @@ async fn deregister(
     } else {
         parse_json(&body)?
     };
+    let code = match b.code.as_deref() {
+        None => cx::enums::ReasonCode::PermanentTermination,
+        Some(name) => cx::enums::ReasonCode::from_name(name).ok_or_else(|| {
+            let names: Vec<&str> = cx::enums::ReasonCode::NAMED
+                .iter()
+                .map(|(n, _)| *n)
+                .collect();
+            ApiError(
+                StatusCode::BAD_REQUEST,
+                format!("code {name:?} is none of {}", names.join(", ")),
+            )
+        })?,
+    };
     let Some(d) = &st.dereg else {
         return Err(ApiError(
             StatusCode::SERVICE_UNAVAILABLE,
             "no Cx server runs in this process".into(),
         ));
     };
-    Ok(Json(d.deregister(&key, &b.reason).await?))
+    Ok(Json(d.deregister(&key, &b.reason, code).await?))
 }
 
 #[derive(Serialize)]

@@ -6,13 +6,13 @@
 mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aka::{Autn, Milenage, Rand};
 use clap::Parser;
 use common::TestDb;
-use cx::enums::{ServerAssignmentType, UserDataAlreadyAvailable};
+use cx::enums::{ReasonCode, ServerAssignmentType, UserDataAlreadyAvailable};
 use cx::{
     AnswerCommon, CxMessage, CxResult, MultimediaAuthAnswer, MultimediaAuthRequest,
     RegistrationTerminationAnswer, RegistrationTerminationRequest, RequestCommon,
@@ -122,7 +122,8 @@ fn node_cfg(host: &str, peers: Vec<PeerConfig>) -> NodeConfig {
 }
 
 /// An S-CSCF connected to `hss` that accepts every RTR and counts them.
-async fn scscf(hss: &Hss, rtrs: Arc<AtomicUsize>) -> Node {
+/// A scripted S-CSCF that accepts every RTR and records its Reason-Code in `rtrs`.
+async fn scscf(hss: &Hss, rtrs: Arc<Mutex<Vec<ReasonCode>>>) -> Node {
     let peers = vec![PeerConfig {
         host: HSS_HOST.into(),
         addr: Some(hss.local_addrs().diameter),
@@ -133,7 +134,9 @@ async fn scscf(hss: &Hss, rtrs: Arc<AtomicUsize>) -> Node {
         async move {
             match RegistrationTerminationRequest::from_message(&req) {
                 Ok(r) => {
-                    rtrs.fetch_add(1, Ordering::SeqCst);
+                    rtrs.lock()
+                        .unwrap()
+                        .push(r.deregistration_reason.reason_code);
                     RegistrationTerminationAnswer {
                         common: AnswerCommon::answering(
                             &r.common,
@@ -303,7 +306,7 @@ async fn cli_deregister_through_running_hss(db: &TestDb) {
     let hss = Hss::start(config(db, true)).await.unwrap();
     hss.provision_demo(2).await.unwrap();
     let api = format!("http://{}", hss.local_addrs().rest.unwrap());
-    let rtrs = Arc::new(AtomicUsize::new(0));
+    let rtrs: Arc<Mutex<Vec<ReasonCode>>> = Arc::default();
     let client = scscf(&hss, rtrs.clone()).await;
     let imsi = demo_imsi(1);
     let (impi, impu) = (
@@ -333,7 +336,7 @@ async fn cli_deregister_through_running_hss(db: &TestDb) {
         matches!(&r, Err(HssError::Api(m)) if m.contains("401")),
         "{r:?}"
     );
-    assert_eq!(rtrs.load(Ordering::SeqCst), 0);
+    assert!(rtrs.lock().unwrap().is_empty());
     assert_eq!(
         state(hss.store(), &impu).await.0,
         RegistrationState::Registered
@@ -350,13 +353,15 @@ async fn cli_deregister_through_running_hss(db: &TestDb) {
             TOKEN,
             "--reason",
             "operator test",
+            "--code",
+            "server-change",
         ],
     )
     .await;
     r.unwrap();
     assert!(out.contains("RTR sent to sip:scscf.ims.example"), "{out}");
     assert!(!out.contains("NO RTR"), "{out}");
-    assert_eq!(rtrs.load(Ordering::SeqCst), 1);
+    assert_eq!(*rtrs.lock().unwrap(), [ReasonCode::ServerChange]);
     assert_eq!(
         state(hss.store(), &impu).await,
         (RegistrationState::NotRegistered, None)
@@ -368,7 +373,7 @@ async fn cli_deregister_through_running_hss(db: &TestDb) {
         matches!(&r, Err(HssError::Api(m)) if m.contains("404")),
         "{r:?}"
     );
-    assert_eq!(rtrs.load(Ordering::SeqCst), 1);
+    assert_eq!(rtrs.lock().unwrap().len(), 1);
     client.shutdown().await;
     hss.shutdown().await;
 }

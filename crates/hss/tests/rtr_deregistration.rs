@@ -300,10 +300,39 @@ async fn rtr_via_rest(db: &TestDb) {
     let (status, _) = post(addr, "/api/v1/subscribers/alice@ims.example/deregister", "").await;
     assert_eq!(status, 404);
 
-    // The S-CSCF refuses bob's RTR: reported, and bob stays registered.
-    let (status, report) = post(addr, "/api/v1/subscribers/bob@ims.example/deregister", "").await;
+    // An unknown Reason-Code name is refused before any RTR, naming the valid ones.
+    let (status, v) = post(
+        addr,
+        "/api/v1/subscribers/bob@ims.example/deregister",
+        r#"{"code":"permanent"}"#,
+    )
+    .await;
+    assert_eq!(status, 400, "{v}");
+    assert!(v.to_string().contains("server-change"), "{v}");
+    assert_eq!(seen.lock().unwrap().len(), 1);
+
+    // The S-CSCF refuses bob's RTR (sent with the Reason-Code asked for): reported, and bob
+    // stays registered.
+    let (status, report) = post(
+        addr,
+        "/api/v1/subscribers/bob@ims.example/deregister",
+        r#"{"reason":"move","code":"server-change"}"#,
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(report["result_code"], 5012);
+    {
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 2);
+        assert_eq!(
+            seen[1].deregistration_reason.reason_code,
+            ReasonCode::ServerChange
+        );
+        assert_eq!(
+            seen[1].deregistration_reason.reason_info.as_deref(),
+            Some("move")
+        );
+    }
     let r = store
         .public_identity(&Impu::parse("sip:bob@ims.example").unwrap())
         .await

@@ -1,9 +1,9 @@
 //! `imscore subscriber …`: HSS provisioning on the embedded SQLite store (`--data-dir`) or on
 //! PostgreSQL (`--db URL`). The commands themselves live in [`hss::cli`]; this module only runs them.
 //!
-//! `imscore subscriber deregister KEY [--reason TEXT] [--api URL --token T]` asks a running HSS's
-//! REST API to send the RTR (TS 29.228 §6.1.3); with no HSS reachable it de-registers in the
-//! database only and says that no RTR was sent.
+//! `imscore subscriber deregister KEY [--reason TEXT] [--code NAME] [--api URL --token T]` asks a
+//! running HSS's REST API to send the RTR (TS 29.228 §6.1.3) with that Reason-Code; with no HSS
+//! reachable it de-registers in the database only and says that no RTR was sent.
 
 use std::process::ExitCode;
 
