@@ -54,7 +54,7 @@ pub use headers::{
 pub use message::{HeaderRef, Limits, Message, Method};
 pub use name::{same_name, HeaderName};
 pub use params::{Param, Params};
-pub use scan::write_quoted;
+pub use scan::{is_token_str, write_quoted};
 pub use stream::{decode_stream, parse_stream, take_pong, StreamItem};
 pub use text::Text;
 pub use uri::{unescape, Host, SipUri, TelUri, Uri};

@@ -35,8 +35,8 @@ pub(crate) const fn is_lws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
-/// True if every byte is a token character and there is at least one.
-pub(crate) fn is_token_str(s: &[u8]) -> bool {
+/// True if every byte is a token character and there is at least one (RFC 3261 §25.1 `token`).
+pub fn is_token_str(s: &[u8]) -> bool {
     !s.is_empty() && s.iter().all(|&b| is_token(b))
 }
 

@@ -11,19 +11,12 @@
 
 use std::fmt::Write;
 
-use sip::{write_quoted, HeaderName};
+use sip::{is_token_str, write_quoted, HeaderName};
 
 /// True when a rendered piece can be written as is: the builder rejects header values with a
 /// bare CR or LF, so anything containing one goes through the builder (which reports it).
 fn plain(s: &str) -> bool {
     !s.contains(['\r', '\n'])
-}
-
-/// RFC 3261 §25.1 token (what `AuthHeader` writes unquoted as `algorithm`).
-fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b))
 }
 
 /// The fixed parts of a UE's REGISTER, in wire order.
@@ -224,7 +217,7 @@ impl AuthWire {
             write_quoted(&mut before, value);
         }
         before.push_str(", response=\"");
-        if !is_token(algorithm) {
+        if !is_token_str(algorithm.as_bytes()) {
             return None;
         }
         let mut after = format!("\", algorithm={algorithm}");
