@@ -152,6 +152,12 @@ impl ReasonCode {
         Self::NAMED.iter().find(|(k, _)| *k == n).map(|(_, c)| *c)
     }
 
+    /// The names of [`Self::NAMED`], comma-separated (for error messages).
+    pub fn names() -> String {
+        let names: Vec<&str> = Self::NAMED.iter().map(|(n, _)| *n).collect();
+        names.join(", ")
+    }
+
     /// Its name in [`Self::NAMED`]; `None` for an unknown value.
     pub fn name(self) -> Option<&'static str> {
         Self::NAMED
@@ -285,6 +291,10 @@ mod tests {
         assert_eq!(ReasonCode::from_name("permanent"), None);
         assert_eq!(ReasonCode::from_name(""), None);
         assert_eq!(ReasonCode::Other(9).name(), None);
+        assert_eq!(
+            ReasonCode::names(),
+            "permanent-termination, new-server-assigned, server-change, remove-s-cscf"
+        );
         assert_eq!(OriginatingRequest::Originating.value(), 0);
         assert_eq!(AuthSessionState::NoStateMaintained.value(), 1);
         assert_eq!(

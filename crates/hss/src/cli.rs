@@ -385,13 +385,8 @@ const API_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// `--code`: a Reason-Code by name.
 fn parse_reason_code(s: &str) -> Result<cx::enums::ReasonCode, String> {
-    cx::enums::ReasonCode::from_name(s).ok_or_else(|| {
-        let names: Vec<&str> = cx::enums::ReasonCode::NAMED
-            .iter()
-            .map(|(n, _)| *n)
-            .collect();
-        format!("one of {}", names.join(", "))
-    })
+    cx::enums::ReasonCode::from_name(s)
+        .ok_or_else(|| format!("one of {}", cx::enums::ReasonCode::names()))
 }
 
 /// `POST /api/v1/subscribers/{key}/deregister` on a running HSS: the HSS sends the RTR.

@@ -255,13 +255,12 @@ async fn deregister(
     let code = match b.code.as_deref() {
         None => cx::enums::ReasonCode::PermanentTermination,
         Some(name) => cx::enums::ReasonCode::from_name(name).ok_or_else(|| {
-            let names: Vec<&str> = cx::enums::ReasonCode::NAMED
-                .iter()
-                .map(|(n, _)| *n)
-                .collect();
             ApiError(
                 StatusCode::BAD_REQUEST,
-                format!("code {name:?} is none of {}", names.join(", ")),
+                format!(
+                    "code {name:?} is none of {}",
+                    cx::enums::ReasonCode::names()
+                ),
             )
         })?,
     };

@@ -41,17 +41,28 @@ impl Drop for TempDir {
 /// below that range only explicit choices land, and within a process this module never hands out
 /// the same port twice until it wraps around.
 fn test_port_range() -> (u16, u16) {
-    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
-        .unwrap_or(32768);
-    let hi = ephemeral_low.min(30000);
+    let (low, high) = ephemeral_range();
+    let hi = low.min(30000);
     if hi > 12000 {
         (10000, hi)
+    } else if high < 60000 {
+        // an ephemeral range starting low: above it instead
+        (high + 1, 65000)
     } else {
-        // an unusual ephemeral range: above it instead
-        (ephemeral_low.max(40000), 65000)
+        // it covers nearly everything: no port is safe from it, take the usual ones
+        (10000, 30000)
     }
+}
+
+/// `net.ipv4.ip_local_port_range` (Linux's default 32768–60999 when unreadable).
+fn ephemeral_range() -> (u16, u16) {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| {
+            let mut it = s.split_whitespace().map(|x| x.parse::<u16>().ok());
+            Some((it.next()??, it.next()??))
+        })
+        .unwrap_or((32768, 60999))
 }
 
 fn loopback_port_free(p: u16) -> bool {
@@ -108,10 +119,8 @@ mod tests {
     #[test]
     fn free_ports_are_distinct_bindable_and_outside_the_ephemeral_range() {
         let (lo, hi) = test_port_range();
-        let ephemeral_low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-            .map(|s| s.split_whitespace().next().unwrap().parse().unwrap())
-            .unwrap_or(32768);
-        assert!(hi <= ephemeral_low || lo > ephemeral_low, "{lo}..{hi}");
+        let (low, high) = ephemeral_range();
+        assert!(hi <= low || lo > high, "{lo}..{hi} overlaps {low}..={high}");
         let mut seen = std::collections::HashSet::new();
         for _ in 0..200 {
             let base = free_ports(3);
